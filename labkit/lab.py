@@ -1,0 +1,232 @@
+"""The notebook-facing facade: ``lab = labkit.start(...)`` and what a notebook does with ``lab``.
+
+It hides plumbing (where the cloud is, how to wait, how to show things) and none of the AWS API:
+notebooks make their boto3 calls themselves with clients from :meth:`Lab.client`.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any, Callable
+
+from . import progress
+from .aws import Target
+from .config import LabConfig
+from .errors import LabError
+from .local import cloud
+from .local import state as st
+from .names import Names, names_for, standard_tags, tag_list
+from .webhook import SecretUrl, check_webhook_url
+
+# Variables this kernel gets for the local target, so `!aws ...` cells and plain
+# boto3.client(...) calls reach the local cloud too. Remembered to undo on a switch to aws.
+_LOCAL_ENV_KEYS = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                   "AWS_DEFAULT_REGION", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+_saved_env: dict[str, str | None] = {}
+
+
+class Lab:
+    """One learner's lab on one target. Made by :func:`start`."""
+
+    def __init__(self, config: LabConfig, target: Target, home: Path,
+                 state: st.CloudState | None, notes: list[str]) -> None:
+        self.config = config
+        self.target = target
+        self.home = home
+        self.state = state
+        self.notes = notes
+        self.names: Names = names_for(config.prefix)
+        self.tags: dict[str, str] = standard_tags(config.student)
+        self.identity = target.identity()
+
+    # -- AWS ---------------------------------------------------------------------------------
+    @property
+    def region(self) -> str:
+        return self.config.region
+
+    @property
+    def account(self) -> str:
+        return self.identity.account
+
+    @property
+    def is_local(self) -> bool:
+        return self.config.target == "local"
+
+    @property
+    def tag_list(self) -> list[dict[str, str]]:
+        """The standard tags as ``[{"Key": ..., "Value": ...}]``."""
+        return tag_list(self.tags)
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        """A boto3 client for *service* on the lab's target and region."""
+        return self.target.client(service, **kwargs)
+
+    # -- Slack -------------------------------------------------------------------------------
+    def webhook(self) -> SecretUrl:
+        """The channel's incoming-webhook URL, masked in every output.
+
+        local: the local Slack makes one for the channel (the same one every time).
+        aws: read from the environment variable named by ``webhook_env``, and checked.
+        """
+        if self.is_local:
+            answer = self._slack_api("POST", "/labkit/slack/webhooks",
+                                     {"channel": self.config.slack_channel})
+            return SecretUrl(self.state.slack_https_url + answer["path"])  # type: ignore[union-attr]
+        name = self.config.webhook_env
+        value = os.environ.get(name, "")
+        if not value:
+            raise LabError(
+                f"The environment variable {name} is not set.",
+                f"Copy your channel's webhook URL from Slack's Incoming Webhooks app and set it "
+                f"before starting Jupyter (export {name}='https://hooks.slack.com/services/...'),"
+                f" or use target='local'.")
+        return SecretUrl(check_webhook_url(value, allow_local=False))
+
+    def slack_messages(self, after: int = 0, channel: str | None = None) -> list[dict]:
+        """Messages the local Slack received in the lab's channel (id greater than *after*)."""
+        self._need_local("Reading the channel")
+        query = urllib.parse.urlencode({"channel": channel or self.config.slack_channel,
+                                        "after": after})
+        return self._slack_api("GET", f"/api/messages?{query}")["messages"]
+
+    def last_slack_message_id(self) -> int:
+        """The id of the newest message so far (0 if none): wait for ones after it."""
+        messages = self.slack_messages()
+        return messages[-1]["id"] if messages else 0
+
+    def wait_for_slack_message(self, after: int = 0, timeout: float = 20.0,
+                               match: Callable[[dict], bool] | None = None) -> dict:
+        """The first message after id *after* (that *match* accepts), waiting up to *timeout* s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for message in self.slack_messages(after):
+                if match is None or match(message):
+                    return message
+            if time.monotonic() >= deadline:
+                raise LabError(f"No message reached #{self.config.slack_channel} within "
+                               f"{timeout:.0f} s.",
+                               "Check the cells above for an error, then re-run them.")
+            time.sleep(0.2)
+
+    def _slack_api(self, method: str, path: str, body: dict | None = None) -> dict:
+        url = self.state.slack_http_url + path  # type: ignore[union-attr]
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(url, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+                return json.loads(response.read())
+        except OSError as exc:
+            raise LabError("The local Slack does not answer.",
+                           "Re-run the first cells of this notebook: they restart the local "
+                           "cloud.") from exc
+
+    def _need_local(self, what: str) -> None:
+        if not self.is_local:
+            raise LabError(f"{what} works with the local Slack only.",
+                           "On target 'aws', look at your Slack channel instead.")
+
+    # -- progress and checks -----------------------------------------------------------------
+    def check(self, step: str, **facts: Any) -> None:
+        """Run the step's checks, show ✅/❌ per expectation, and raise if any failed."""
+        from .checks import show_and_raise
+        from .steps import run_checks
+
+        report = run_checks(self, step, **facts)
+        if report.ok and self.state is not None:
+            progress.mark_done(self.home, self.config.student, self.state.cloud_id, step)
+        show_and_raise(report)
+
+    # -- display -----------------------------------------------------------------------------
+    def summary(self) -> dict[str, str]:
+        rows = {
+            "target": self.config.target,
+            "region": self.region,
+            "account": self.account,
+            "caller": self.identity.arn,
+            "student": self.config.student or "(none)",
+        }
+        if self.state is not None:
+            rows["local cloud"] = (f"{self.state.endpoint_url} (pid {self.state.pid}, "
+                                   f"up {self.state.uptime_seconds:.0f} s)")
+        return rows
+
+    def __repr__(self) -> str:
+        lines = [f"{key:>12}: {value}" for key, value in self.summary().items()]
+        return "\n".join(lines + [f"⚠️ {note}" for note in self.notes])
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><th style='text-align:right'>{html.escape(k)}</th>"
+                       f"<td style='text-align:left'><code>{html.escape(v)}</code></td></tr>"
+                       for k, v in self.summary().items())
+        notes = "".join(f"<div style='background:#fff4e5;border-left:4px solid #ecb22e;"
+                        f"padding:4px 8px;margin-top:6px'>⚠️ {html.escape(n)}</div>"
+                        for n in self.notes)
+        return f"<table>{rows}</table>{notes}"
+
+
+def _point_kernel_at(state: st.CloudState | None, region: str) -> None:
+    """Set (local) or restore (aws) the variables that aim SDKs and CLIs at the local cloud."""
+    if state is None:
+        for key, value in _saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        _saved_env.clear()
+        return
+    wanted = {
+        "AWS_ENDPOINT_URL": state.endpoint_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": region,
+        # The public CAs plus the local one: https to the local Slack works, nothing else breaks.
+        "SSL_CERT_FILE": state.ca_bundle,
+        "REQUESTS_CA_BUNDLE": state.ca_bundle,
+    }
+    for key in _LOCAL_ENV_KEYS:
+        _saved_env.setdefault(key, os.environ.get(key))
+        os.environ[key] = wanted[key]
+
+
+def start(target: str = "local", region: str = "ap-northeast-2", student: str = "",
+          slack_channel: str = "project", webhook_env: str = "SLACK_WEBHOOK_URL",
+          **unused: Any) -> Lab:
+    """Check the parameters, reach the target (starting the local cloud if needed), return a Lab.
+
+    Extra keyword arguments are accepted and ignored, so a notebook can pass its whole
+    parameters cell.
+    """
+    from .notebook import install_error_display
+
+    install_error_display()
+    config = LabConfig(target=target, region=region, student=student,
+                       slack_channel=slack_channel, webhook_env=webhook_env)
+    home = st.labkit_home()
+    notes: list[str] = []
+    state = None
+    if config.target == "local":
+        state, started, note = cloud.up(home)
+        if note:
+            notes.append(note)
+        if started:
+            notes.append(f"Started the local cloud (pid {state.pid}); `labkit local down` "
+                         "stops it.")
+        lost = progress.start_on(home, config.student, state.cloud_id)
+        if lost:
+            notes.append(
+                "The local cloud was restarted since you ran step(s) "
+                + ", ".join(lost) + ": it keeps everything in memory, so what they created is "
+                "gone. Re-run those notebooks in order before this one.")
+        _point_kernel_at(state, config.region)
+        lab_target = Target("local", config.region, state.endpoint_url)
+    else:
+        _point_kernel_at(None, config.region)
+        lab_target = Target("aws", config.region)
+    return Lab(config, lab_target, home, state, notes)

@@ -1,0 +1,145 @@
+"""Start, find and stop the local cloud from any process (CLI, notebook kernel, test).
+
+The server writes its state file only once it listens, so "the state file names a live local
+cloud that answers" is the one test of readiness used everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from ..errors import LabError
+from . import state as st
+
+START_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class Found:
+    """The outcome of looking for a local cloud: its state, and a note for the learner."""
+
+    state: st.CloudState | None
+    note: str = ""
+
+
+def _get_json(url: str, timeout: float = 2.0) -> dict:
+    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (loopback)
+        return json.loads(response.read())
+
+
+def find(home: Path | None = None) -> Found:
+    """The running local cloud of *home*, cleaning up a stale state file on the way."""
+    home = home or st.labkit_home()
+    state = st.read_state(home)
+    if state is None:
+        return Found(None)
+    if not st.process_is_local_cloud(state.pid):
+        st.remove_state(home)
+        return Found(None, f"Removed a stale state file: the local cloud (pid {state.pid}) "
+                           "is no longer running.")
+    return Found(state)
+
+
+def fetch_status(state: st.CloudState) -> dict:
+    """The live status the server reports about itself (uptime, what it holds, webhooks)."""
+    try:
+        return _get_json(state.endpoint_url + "/labkit/status")
+    except (OSError, ValueError) as exc:
+        raise LabError(
+            f"The local cloud (pid {state.pid}) does not answer on {state.endpoint_url}.",
+            "Restart it with `labkit local down` then `labkit local up`.",
+        ) from exc
+
+
+def up(home: Path | None = None, *, rate_limit: bool = True,
+       timeout: float = START_TIMEOUT) -> tuple[st.CloudState, bool, str]:
+    """Make sure a local cloud runs for *home*.
+
+    Returns ``(state, started, note)``: *started* tells whether this call started it, *note* is
+    anything worth telling the learner (for example a stale state file that was cleaned up).
+    """
+    home = home or st.labkit_home()
+    found = find(home)
+    if found.state is not None:
+        return found.state, False, found.note
+
+    log_path = home / st.LOG_FILE
+    command = [sys.executable, "-m", "labkit.local.server", "--home", str(home)]
+    if not rate_limit:
+        command.append("--no-rate-limit")
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            # Its own session: the cloud outlives the kernel or shell that started it, and a
+            # Ctrl-C in a terminal does not reach it.
+            start_new_session=True, cwd=home,
+        )
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = st.read_state(home)
+        if state is not None and state.pid == process.pid:
+            return state, True, found.note
+        code = process.poll()
+        if code is not None:
+            if code == 3:
+                # Another process started one for this folder at the same moment: use it.
+                raced = find(home)
+                if raced.state is not None:
+                    return raced.state, False, found.note
+            raise LabError(
+                f"The local cloud stopped while starting (exit code {code}). "
+                f"Last lines of its log:\n{_tail(log_path)}",
+                f"Read the whole log in {log_path}, fix what it says, then run `labkit local up`.",
+            )
+        time.sleep(0.05)
+    process.terminate()
+    raise LabError(f"The local cloud did not become ready within {timeout:.0f} s.",
+                   f"Look at {log_path}, then run `labkit local up` again.")
+
+
+def down(home: Path | None = None, timeout: float = 10.0) -> str:
+    """Stop the local cloud of *home*; returns a one-line account of what happened."""
+    home = home or st.labkit_home()
+    found = find(home)
+    state = found.state
+    if state is None:
+        return found.note or "No local cloud is running."
+    try:
+        proc = psutil.Process(state.pid)
+        proc.terminate()
+        proc.wait(timeout)
+    except psutil.TimeoutExpired:
+        proc.kill()
+    except psutil.NoSuchProcess:
+        pass
+    st.remove_state(home)
+    return f"Stopped the local cloud (pid {state.pid}); everything it held is gone."
+
+
+def _tail(path: Path, lines: int = 8) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def ensure_env_for_children(state: st.CloudState) -> dict[str, str]:
+    """Environment variables that point AWS SDKs and CLIs in child processes at the cloud."""
+    return {
+        "AWS_ENDPOINT_URL": state.endpoint_url,
+        "AWS_ACCESS_KEY_ID": os.environ.get("LABKIT_LOCAL_ACCESS_KEY", "testing"),
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "SSL_CERT_FILE": state.ca_bundle,
+        "REQUESTS_CA_BUNDLE": state.ca_bundle,
+    }

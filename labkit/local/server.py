@@ -1,0 +1,241 @@
+"""The local cloud process: moto and the local Slack on 127.0.0.1, until told to stop.
+
+Run by ``labkit local up`` (or the first notebook) as ``python -m labkit.local.server``; nobody
+needs to start it by hand. It serves three ports:
+
+* the AWS endpoint (moto server, plus labkit's own ``/labkit/...`` control routes),
+* the local Slack over plain HTTP,
+* the local Slack over HTTPS, with a certificate from a CA made on this machine.
+
+Once every port listens it writes ``local-cloud.json`` into the state folder; clients treat that
+file as the sign that the cloud is ready. A lock file keeps a second server off the same folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import logging
+import os
+import signal
+import ssl
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+from ..masking import mask_secrets
+from . import state as st
+from .slack import SlackStore, make_slack_app
+from .tls import ensure_tls
+
+DEFAULT_PORTS = {"aws": 4750, "slack_http": 4751, "slack_https": 4752}
+
+# moto backends a learner's resources live in, with how to count what each holds.
+HOLDINGS: dict[str, Callable[[Any], int]] = {
+    "sns topics": lambda b: len(b.topics),
+    "sqs queues": lambda b: len(b.queues),
+    "lambda functions": lambda b: len(list(b._lambdas.all())),
+    "kms keys": lambda b: len(b.keys),
+    "iam roles": lambda b: len(b.roles),
+    "iam policies": lambda b: sum(
+        1 for p in b.managed_policies.values() if ":aws:policy/" not in p.arn
+    ),
+    "cloudwatch alarms": lambda b: len(b.alarms),
+    "log groups": lambda b: len(b.groups),
+    "ec2 instances": lambda b: len(b.all_instances()),
+}
+BACKEND_OF = {
+    "sns topics": "sns", "sqs queues": "sqs", "lambda functions": "lambda", "kms keys": "kms",
+    "iam roles": "iam", "iam policies": "iam", "cloudwatch alarms": "cloudwatch",
+    "log groups": "logs", "ec2 instances": "ec2",
+}
+
+
+def count_holdings() -> dict[str, int]:
+    """How many resources of each kind moto holds, over every account and region."""
+    from moto.backends import get_backend
+
+    counts: dict[str, int] = {}
+    for label, count in HOLDINGS.items():
+        total = 0
+        try:
+            for regions in get_backend(BACKEND_OF[label]).values():  # type: ignore[arg-type]
+                for backend in list(regions.values()):
+                    total += count(backend)
+        except Exception:  # a count is a courtesy: never let it break status
+            total = -1
+        counts[label] = total
+    return counts
+
+
+class MaskingRequestHandler(WSGIRequestHandler):
+    """Request logging without webhook secrets (they sit in the request path)."""
+
+    def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002
+        sys.stderr.write(
+            "%s - - [%s] %s\n"
+            % (self.address_string(), self.log_date_time_string(), mask_secrets(message % args))
+        )
+
+
+def _moto_handler() -> type[WSGIRequestHandler]:
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class Handler(MaskingRequestHandler, MotoRequestHandler):
+        pass
+
+    return Handler
+
+
+class LocalCloud:
+    """The running process: owns the servers, the Slack store and the state file."""
+
+    def __init__(self, home: Path, ports: dict[str, int], rate_limit: bool) -> None:
+        self.home = home
+        self.requested_ports = ports
+        self.cloud_id = uuid.uuid4().hex[:12]
+        self.started_at = time.time()
+        self.slack = SlackStore()
+        self.rate_limit = rate_limit
+        self.servers: list[BaseWSGIServer] = []
+        self.stopping = threading.Event()
+        self.state: st.CloudState | None = None
+
+    # -- the AWS port: moto, with labkit's control routes in front ------------------------
+    def aws_app(self) -> Callable:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+        moto_app = DomainDispatcherApplication(create_backend_app)
+
+        def app(environ: dict, start_response: Callable) -> Any:
+            if environ.get("PATH_INFO", "").startswith("/labkit/"):
+                return self.control_app(environ, start_response)
+            return moto_app(environ, start_response)
+
+        return app
+
+    def control_app(self, environ: dict, start_response: Callable) -> Any:
+        request = Request(environ)
+        if request.path == "/labkit/status" and request.method == "GET":
+            response = Response(json.dumps(self.status()), mimetype="application/json")
+        elif request.path == "/labkit/shutdown" and request.method == "POST":
+            threading.Thread(target=self.stop, daemon=True).start()
+            response = Response(json.dumps({"stopping": True}), mimetype="application/json")
+        else:
+            response = Response(json.dumps({"error": "not found"}), 404,
+                                mimetype="application/json")
+        return response(environ, start_response)
+
+    def status(self) -> dict:
+        assert self.state is not None
+        webhooks = self.slack.webhooks()
+        return {
+            **self.state.to_json(),
+            "uptime_seconds": round(self.state.uptime_seconds, 1),
+            "endpoint_url": self.state.endpoint_url,
+            "holds": count_holdings(),
+            "slack": {
+                "webhooks": [{"channel": w.channel, "hook_id": w.hook_id} for w in webhooks],
+                "messages": len(self.slack.messages()),
+            },
+        }
+
+    # -- life cycle -------------------------------------------------------------------------
+    def _bind(self, name: str, app: Callable, handler: type[WSGIRequestHandler],
+              ssl_context: ssl.SSLContext | None = None) -> BaseWSGIServer:
+        port = self.requested_ports[name]
+        try:
+            server = make_server(st.HOST, port, app, threaded=True, request_handler=handler,
+                                 ssl_context=ssl_context)
+        except OSError:
+            if port == 0:
+                raise
+            # The preferred port is taken (another program, or another LABKIT_HOME): any free one.
+            server = make_server(st.HOST, 0, app, threaded=True, request_handler=handler,
+                                 ssl_context=ssl_context)
+        self.servers.append(server)
+        return server
+
+    def start(self) -> st.CloudState:
+        tls = ensure_tls(self.home)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls.server_cert, tls.server_key)
+        slack_app = make_slack_app(self.slack, rate_limit=self.rate_limit)
+
+        aws = self._bind("aws", self.aws_app(), _moto_handler())
+        http = self._bind("slack_http", slack_app, MaskingRequestHandler)
+        https = self._bind("slack_https", slack_app, MaskingRequestHandler, context)
+        for server in self.servers:
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+
+        self.state = st.CloudState(
+            pid=os.getpid(), cloud_id=self.cloud_id, started_at=self.started_at, host=st.HOST,
+            aws_port=aws.server_port, slack_http_port=http.server_port,
+            slack_https_port=https.server_port, ca_cert=str(tls.ca_cert),
+            ca_bundle=str(tls.ca_bundle),
+        )
+        st.write_state(self.home, self.state)
+        return self.state
+
+    def stop(self) -> None:
+        if self.stopping.is_set():
+            return
+        self.stopping.set()
+        st.remove_state(self.home, pid=os.getpid())
+        for server in self.servers:
+            server.shutdown()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m labkit.local.server",
+        description="Run the local cloud in the foreground (normally started by `labkit local up`).",
+    )
+    parser.add_argument("--home", type=Path, default=None,
+                        help="state folder (default: $LABKIT_HOME or ~/.labkit)")
+    parser.add_argument("--aws-port", type=int, default=DEFAULT_PORTS["aws"])
+    parser.add_argument("--slack-port", type=int, default=DEFAULT_PORTS["slack_http"])
+    parser.add_argument("--slack-tls-port", type=int, default=DEFAULT_PORTS["slack_https"])
+    parser.add_argument("--no-rate-limit", action="store_true",
+                        help="let the local Slack accept any burst (tests)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    home = (args.home or st.labkit_home()).expanduser()
+    home.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+    lock = open(home / st.LOCK_FILE, "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        print(f"Another local cloud already uses {home}.", file=sys.stderr)
+        return 3
+
+    cloud = LocalCloud(
+        home,
+        {"aws": args.aws_port, "slack_http": args.slack_port, "slack_https": args.slack_tls_port},
+        rate_limit=not args.no_rate_limit,
+    )
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda *_: cloud.stop())
+    state = cloud.start()
+    print(f"local cloud {state.cloud_id} ready: aws {state.endpoint_url}, "
+          f"slack {state.slack_http_url} / {state.slack_https_url}", flush=True)
+    while not cloud.stopping.wait(0.5):
+        pass
+    print("local cloud stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
