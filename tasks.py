@@ -45,10 +45,14 @@ def setup() -> None:
             sys.exit(f"Could not create {VENV.name}/ ({exc}). On Debian or Ubuntu install the "
                      "venv module first: sudo apt install python3-venv")
     say("Installing the workbook and its tools (first time: a few minutes)")
-    subprocess.run([str(PYTHON), "-m", "pip", "install", "--quiet", "--upgrade", "pip"],
-                   check=True)
-    subprocess.run([str(PYTHON), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[test]"],
-                   check=True)
+    log = VENV / "install.log"
+    with open(log, "w") as out:
+        for step in (["--upgrade", "pip"], ["-e", f"{ROOT}[test]"]):
+            done = subprocess.run([str(PYTHON), "-m", "pip", "install", *step],
+                                  stdout=out, stderr=subprocess.STDOUT)
+            if done.returncode != 0:
+                tail = "\n".join(log.read_text().splitlines()[-15:])
+                sys.exit(f"{tail}\n\nInstalling failed; the whole log is in {log}.")
     STAMP.write_text(wanted)
 
 
@@ -66,6 +70,8 @@ def main(argv: list[str]) -> int:
         "jupyter": lambda rest: [str(PYTHON), "-m", "jupyter", "lab",
                                  "--notebook-dir", str(ROOT / "notebooks"), *rest],
         "setup": None,
+        # For maintainers: after editing a notebook, store the outputs nbval compares.
+        "refresh-outputs": lambda rest: [str(PYTHON), "-m", "labkit.nbtools", *rest],
     }
     if not argv or argv[0] not in commands or argv[0] in ("-h", "--help"):
         print(__doc__)

@@ -57,3 +57,23 @@ class Pipeline:
 def show_pipeline(highlight: str | tuple[str, ...] = ()) -> Pipeline:
     """The picture of the pipeline with the step's part highlighted (display it in a cell)."""
     return Pipeline(highlight)
+
+
+class Table:
+    """A small table for notebooks: HTML for people, aligned text for logs."""
+
+    def __init__(self, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+        self.header = header
+        self.rows = rows
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th style='text-align:left'>{escape(h)}</th>" for h in self.header)
+        body = "".join("<tr>" + "".join(f"<td style='text-align:left'>{escape(c)}</td>"
+                                        for c in row) + "</tr>" for row in self.rows)
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+    def __repr__(self) -> str:
+        widths = [max(len(str(r[i])) for r in [self.header, *self.rows])
+                  for i in range(len(self.header))]
+        return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip()
+                         for row in [self.header, *self.rows])

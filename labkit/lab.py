@@ -21,7 +21,8 @@ from .config import LabConfig
 from .errors import LabError
 from .local import cloud
 from .local import state as st
-from .names import Names, names_for, standard_tags, tag_list
+from .display import Table
+from .names import Names, names_for, plan, standard_tags, tag_list
 from .webhook import SecretUrl, check_webhook_url
 
 # Variables this kernel gets for the local target, so `!aws ...` cells and plain
@@ -144,6 +145,12 @@ class Lab:
         show_and_raise(report)
 
     # -- display -----------------------------------------------------------------------------
+    def plan(self) -> Table:
+        """What the lab will create, notebook by notebook, with this learner's names."""
+        rows = [(nb, what, name) for nb, what, name in plan(self.names)]
+        rows[0] = (rows[0][0], rows[0][1], "#" + self.config.slack_channel)
+        return Table(("notebook", "creates", "name"), rows)
+
     def summary(self) -> dict[str, str]:
         rows = {
             "target": self.config.target,

@@ -56,3 +56,19 @@ def standard_tags(student: str = "") -> dict[str, str]:
 def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
     """``{"k": "v"}`` in the ``[{"Key": "k", "Value": "v"}]`` shape most AWS APIs take."""
     return [{"Key": key, "Value": value} for key, value in tags.items()]
+
+
+def plan(names: Names) -> list[tuple[str, str, str]]:
+    """(notebook, what, name) for everything the lab creates, in the order it is created."""
+    return [
+        ("01", "Slack incoming webhook", "#project channel"),
+        ("02", "SNS topic", names.topic),
+        ("02", "SQS queue (shows what SNS delivers)", names.queue),
+        ("03", "IAM role for the function", names.role),
+        ("03", "Lambda function", names.function),
+        ("03", "CloudWatch Logs log group", names.log_group),
+        ("04", "KMS key and alias", names.kms_alias),
+        ("05", "IAM policy allowing kms:Decrypt", names.kms_policy),
+        ("06", "EC2 instance to watch (local target)", names.bastion),
+        ("06", "CloudWatch alarm", names.alarm),
+    ]

@@ -220,7 +220,7 @@ def _notebook_parameters(path: Path, parameters: dict[str, Any]) -> dict[str, An
         # No kernelspec in the notebook: papermill cannot tell its parameters. Pass them all
         # rather than silently running with defaults the user meant to override.
         return dict(parameters)
-    return {name: value for name, value in parameters.items() }
+    return {name: value for name, value in parameters.items() if name in defined}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -280,11 +280,15 @@ def mask_notebook_file(path: Path) -> int:
     return len(urls)
 
 
-def _one_line(ename: str, evalue: str) -> str:
-    """``Name: first line of the message``, without colour codes or secrets."""
-    lines = _ANSI.sub("", evalue or "").strip().splitlines()
-    message = f"{ename}: {lines[0]}" if lines else ename
-    return mask_secrets(message)
+def _one_line(ename: str, evalue: str, limit: int = 300) -> str:
+    """``Name: message`` on one line, without colour codes or secrets.
+
+    The lines of the message are joined, so a LabError's "what" and "→ next step" both show.
+    """
+    lines = [line.strip() for line in _ANSI.sub("", evalue or "").splitlines() if line.strip()]
+    # Mask before cutting: a cut URL would no longer be recognised as one.
+    message = mask_secrets(f"{ename}: {' '.join(lines)}" if lines else ename)
+    return message if len(message) <= limit else message[: limit - 1] + "…"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -445,7 +449,8 @@ def _run_one(path: Path, parameters: dict[str, Any], out_dir: Path, kernel_name:
             # A check that failed without raising still means the step did not work.
             result.status = "failed"
             result.failed_cell, result.failed_exec_count = cell, exec_count
-            result.error = mask_secrets(f"{failed} check(s) failed" + (f": {first}" if first else ""))
+            detail = f": {first}" if first else ""
+            result.error = mask_secrets(f"{failed} check(s) failed{detail}")
     return result
 
 
@@ -456,6 +461,7 @@ def write_summary_json(out_dir: Path, results: list[NotebookResult],
     for result in results:
         entry = asdict(result)
         entry["output"] = result.output.name if result.output else None
+        entry["seconds"] = round(result.seconds, 2)
         entry["checks"] = result.checks
         notebooks.append(entry)
     summary = {
@@ -643,8 +649,8 @@ def run_command(args: argparse.Namespace) -> int:
         console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         return 2
     if not notebooks:
-        console.print(f"[red]error:[/] no NN_name.ipynb notebooks in {escape(str(root))}",
-                      highlight=False)
+        folder = escape(str(root / "notebooks"))
+        console.print(f"[red]error:[/] no NN_name.ipynb notebooks in {folder}", highlight=False)
         return 2
 
     if args.out:

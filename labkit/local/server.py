@@ -154,10 +154,11 @@ class LocalCloud:
         try:
             server = make_server(st.HOST, port, app, threaded=True, request_handler=handler,
                                  ssl_context=ssl_context)
-        except OSError:
+        except (OSError, SystemExit):
+            # werkzeug reports a taken port by exiting; either way, take any free port instead
+            # (another program, or the local cloud of another LABKIT_HOME, holds this one).
             if port == 0:
                 raise
-            # The preferred port is taken (another program, or another LABKIT_HOME): any free one.
             server = make_server(st.HOST, 0, app, threaded=True, request_handler=handler,
                                  ssl_context=ssl_context)
         self.servers.append(server)

@@ -302,6 +302,18 @@ def test_cli_refuses_webhook_url_parameters(project, capsys):
     assert not (project / "runs").exists()
 
 
+def test_cli_ctrl_c_prints_the_summary_and_exits_130(project, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner.papermill, "execute_notebook", interrupted)
+
+    assert run_cli("--out", str(project / "out"), "-q") == 130
+    out = capsys.readouterr().out
+    assert "Interrupted" in out
+    assert "0 passed, 1 failed, 1 skipped" in out
+
+
 def test_flags_override_the_parameter_file(tmp_path):
     params = tmp_path / "lab.yaml"
     params.write_text("target: aws\nregion: eu-west-1\nslack-channel: alerts\n")
