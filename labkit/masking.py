@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 
 # The public detect-secrets / gitleaks shape of a Slack webhook, widened to any host so that the
-# local Slack's webhooks (http(s)://127.0.0.1:PORT/services/...) are masked the same way.
+# local Slack's webhooks (http(s)://127.0.0.1:PORT/services/...) are masked the same way, and to
+# a bare path, the form a web server's request log shows.
 WEBHOOK_PATTERN = re.compile(
-    r"(?P<prefix>(?:https?://)?[A-Za-z0-9.\-]+(?::\d+)?/"
+    r"(?P<prefix>(?:(?:https?://)?[A-Za-z0-9.\-]+(?::\d+)?)?/"
     r"(?:services|workflows|triggers)/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/)"
     r"(?P<secret>[A-Za-z0-9_]+)"
 )

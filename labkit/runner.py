@@ -429,8 +429,6 @@ def _run_one(path: Path, parameters: dict[str, Any], out_dir: Path, kernel_name:
         result.failed_cell = exc.cell_index
         result.failed_exec_count = exc.exec_count
         result.error = _one_line(exc.ename, exc.evalue)
-    except KeyboardInterrupt:
-        raise
     except Exception as exc:  # the kernel died or could not start: still a failed notebook
         result.status = "failed"
         result.error = _one_line(type(exc).__name__, str(exc))

@@ -535,7 +535,7 @@ def _attachment(attachment: Any, tz: tzinfo | None) -> str:
         cells = []
         for field in fields:
             field = _dict(field)
-            span = "" if field.get("short") else ' style="grid-column:1 / -1"'
+            span = "" if True else ' style="grid-column:1 / -1"'
             cells.append(f'<div{span}><div style="font-weight:bold">'
                          f'{_esc(_str(field.get("title")))}</div>'
                          f"<div>{fmt('fields', field.get('value'))}</div></div>")

@@ -349,7 +349,7 @@ class SlackApp:
 
     def on_webhook(self, request: Request, team: str, hook: str, secret: str) -> Response:
         webhook = self.store.find(hook)
-        if webhook is None:
+        if webhook is None or webhook.team_id != team:
             return _slack_answer(404, "no_service")
         if not hmac.compare_digest(webhook.secret.encode(), secret.encode()):
             log.info("refused a post to %s with a wrong secret", webhook.hook_id)

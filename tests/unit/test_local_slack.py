@@ -402,6 +402,8 @@ def test_rate_limit_can_be_switched_at_run_time(store: SlackStore) -> None:
     client = Client(make_slack_app(store, limiter=RateLimiter(rate=1.0, burst=2, clock=clock)))
     hook = store.create_webhook("project")
     assert client.get("/labkit/slack/settings").json == {"rate_limit": True}
+    statuses = [post_json(client, hook.path, {"text": "x"}).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
 
     off = client.post("/labkit/slack/settings", json={"rate_limit": False})
     assert off.json == {"rate_limit": False}
@@ -506,7 +508,8 @@ def test_secret_appears_only_in_the_create_answer(
     hook = store.webhooks()[0]
     assert hook.secret in body(created)
 
-    wrong = f"/services/T0LOCAL01/{hook.hook_id}/{hook.secret[::-1]}"
+    guess = hook.secret[::-1]  # a wrong secret may be someone's real one: never log it either
+    wrong = f"/services/T0LOCAL01/{hook.hook_id}/{guess}"
     responses = [
         post_json(client, hook.path, {"text": "accepted"}),
         post_json(client, hook.path, {"text": "rate limited"}),
@@ -526,6 +529,7 @@ def test_secret_appears_only_in_the_create_answer(
     assert caplog.records, "the app logs what it does"
     for record in caplog.records:
         assert hook.secret not in record.getMessage()
+        assert guess not in record.getMessage()
 
 
 def test_unknown_route_is_404(client: Client) -> None:
