@@ -30,7 +30,10 @@ def _handler(shell: Any, etype: type, value: BaseException, tb: Any,
              tb_offset: int | None = None) -> list[str]:
     lines = format_error(value)
     if lines is None:
-        return shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
+        lines = shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
+    # IPython ignores what a custom handler returns: show it here. In a kernel this sends the
+    # error to the front end (and to papermill and nbval) with these lines as its traceback.
+    shell._showtraceback(etype, value, lines)
     return lines
 
 

@@ -211,7 +211,7 @@ def _control_sequence(inner: str) -> str:
     if target.startswith("#"):
         return f'<span style="{_USER}">#{_esc(label or target[1:])}</span>'
     if is_safe_url(target):
-        return _link(target, _emoji(_esc(label or target)))
+        return _link(target, _emoji(_esc(label)) if label else _esc(target))
     # Not a link Slack (or this preview) would follow: show what was sent, inert.
     return _esc("<" + _unescape_slack(inner) + ">")
 
@@ -535,7 +535,7 @@ def _attachment(attachment: Any, tz: tzinfo | None) -> str:
         cells = []
         for field in fields:
             field = _dict(field)
-            span = "" if True else ' style="grid-column:1 / -1"'
+            span = "" if field.get("short") else ' style="grid-column:1 / -1"'
             cells.append(f'<div{span}><div style="font-weight:bold">'
                          f'{_esc(_str(field.get("title")))}</div>'
                          f"<div>{fmt('fields', field.get('value'))}</div></div>")

@@ -517,8 +517,7 @@ def normalise_webhook_url(value: str, source: str = "the webhook source") -> str
     store the URL elsewhere usually keep it; both must work, and ``https://https://`` never.
     """
     url = value.strip()
-    if not re.match(r"https?://", url, re.IGNORECASE):
-        url = "https://" + url.lstrip("/")
+    url = "https://" + url
     parts = urllib.parse.urlsplit(url)
     if not parts.hostname or any(ch.isspace() for ch in url):
         raise WebhookConfigError(

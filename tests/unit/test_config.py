@@ -33,7 +33,7 @@ def test_channel_may_be_written_with_a_hash():
     ({"student": "kim_lee"}, "lower-case"),
     ({"student": "x" * 21}, "1-20 characters"),
     ({"slack_channel": "My Channel"}, "not a Slack channel name"),
-    ({"webhook_env": "https://hooks.slack.com/services/T0/B0/XXXXXXXX"}, "NAME of an environment variable"),
+    ({"webhook_env": "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXX"}, "NAME of an environment variable"),
     ({"webhook_env": "MY-VAR"}, "not an environment variable name"),
 ])
 def test_bad_parameters_are_refused_with_what_to_do(kwargs, words):
@@ -44,7 +44,7 @@ def test_bad_parameters_are_refused_with_what_to_do(kwargs, words):
 
 
 def test_a_webhook_url_given_as_parameter_is_never_repeated_in_the_error():
-    url = "https://hooks.slack.com/services/T0/B0/SECRETSECRETSECRET"
+    url = "https://hooks.slack.com/services/T00000000/B00000000/SECRETSECRETSECRET"
     with pytest.raises(LabError) as raised:
         config(webhook_env=url)
     assert "SECRETSECRET" not in str(raised.value)

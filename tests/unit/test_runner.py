@@ -32,7 +32,7 @@ from labkit.runner import (
 
 KERNEL = "python3"
 # Shaped like a Slack webhook, but not a real one.
-FAKE_WEBHOOK = "https://hooks.slack.com/services/T0000TEST/B0000TEST/abcdefghijklmnopqrstuvwx"
+FAKE_WEBHOOK = "https://hooks.slack.com/services/T00000000/B00000000/abcdefghijklmnopqrstuvwx"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -180,6 +180,18 @@ def test_section_accessory_button_is_shown() -> None:
     assert "Open" in page.visible_text
 
 
+def test_section_accessory_image_is_a_labelled_placeholder() -> None:
+    html_text = render_html({"blocks": [{
+        "type": "section",
+        "text": {"type": "plain_text", "text": "Instance i-0abc"},
+        "accessory": {"type": "image", "image_url": "https://example.com/ec2.png",
+                      "alt_text": "EC2 icon"},
+    }]}, when=NOV_14)
+    page = Page(html_text)
+    assert "img" not in [tag for tag, _ in page.tags]
+    assert any(attrs.get("title") == "EC2 icon" for _, attrs in page.tags)
+
+
 def test_header_is_plain_text_with_emoji() -> None:
     html_text = render_html({"blocks": [{
         "type": "header", "text": {"type": "plain_text", "text": ":fire: *not bold* & <b>"},
@@ -243,7 +255,9 @@ def test_actions_buttons_are_grey_unless_styled() -> None:
     page = Page(html_text)
     assert page.hrefs() == ["https://example.com/runbook"]
     ack = re.search(r'<span style="([^"]*)">Acknowledge</span>', html_text)
-    assert ack and "background:#ffffff" in ack.group(1) and "border:1px solid #bbbbbb" in ack.group(1)
+    assert ack, "a button without a url is an inert span"
+    assert "background:#ffffff" in ack.group(1)
+    assert "border:1px solid #bbbbbb" in ack.group(1)
     delete = re.search(r'<span style="([^"]*)">Delete</span>', html_text)
     assert delete and "background:#e01e5a" in delete.group(1)
 
@@ -370,7 +384,8 @@ def test_attachment_mrkdwn_in_limits_emphasis_but_not_links() -> None:
 def test_blocks_inside_an_attachment_sit_beside_its_bar() -> None:
     html_text = render_html({"attachments": [{
         "color": "good",
-        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": ":white_check_mark: OK"}}],
+        "blocks": [{"type": "section",
+                    "text": {"type": "mrkdwn", "text": ":white_check_mark: OK"}}],
     }]}, when=NOV_14)
     assert html_text.index("width:4px") < html_text.index("\u2705 OK")
     assert bar_colours(html_text) == ["#2eb886"]
