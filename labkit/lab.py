@@ -28,7 +28,8 @@ from .webhook import SecretUrl, check_webhook_url
 # Variables this kernel gets for the local target, so `!aws ...` cells and plain
 # boto3.client(...) calls reach the local cloud too. Remembered to undo on a switch to aws.
 _LOCAL_ENV_KEYS = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                   "AWS_DEFAULT_REGION", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+                   "AWS_DEFAULT_REGION", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE",
+                   "CURL_CA_BUNDLE")
 _saved_env: dict[str, str | None] = {}
 
 
@@ -196,6 +197,7 @@ def _point_kernel_at(state: st.CloudState | None, region: str) -> None:
         # The public CAs plus the local one: https to the local Slack works, nothing else breaks.
         "SSL_CERT_FILE": state.ca_bundle,
         "REQUESTS_CA_BUNDLE": state.ca_bundle,
+        "CURL_CA_BUNDLE": state.ca_bundle,
     }
     for key in _LOCAL_ENV_KEYS:
         _saved_env.setdefault(key, os.environ.get(key))

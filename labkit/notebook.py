@@ -1,14 +1,15 @@
 """Friendly errors in notebooks: two short lines instead of a library's traceback.
 
 The cell still fails (papermill and nbval see an error), but the learner reads what happened and
-what to do, with any webhook secret masked. Unknown errors keep IPython's normal traceback.
+what to do. Other errors keep IPython's normal traceback. Either way every webhook secret is
+masked: an HTTP library's error message quotes the URL it failed to reach, secret and all.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .errors import LabError, explain
+from .errors import explain
 from .masking import mask_secrets
 
 _RED, _YELLOW, _RESET = "\x1b[1;31m", "\x1b[33m", "\x1b[0m"
@@ -26,19 +27,30 @@ def format_error(exc: BaseException) -> list[str] | None:
     return lines
 
 
+class _MaskedValue:
+    """Stands in for an exception where only its text is used (the error's ``evalue``)."""
+
+    def __init__(self, value: BaseException) -> None:
+        self.value = value
+
+    def __str__(self) -> str:
+        return mask_secrets(str(self.value))
+
+
 def _handler(shell: Any, etype: type, value: BaseException, tb: Any,
              tb_offset: int | None = None) -> list[str]:
     lines = format_error(value)
     if lines is None:
-        lines = shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
+        lines = [mask_secrets(line) for line in
+                 shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)]
     # IPython ignores what a custom handler returns: show it here. In a kernel this sends the
     # error to the front end (and to papermill and nbval) with these lines as its traceback.
-    shell._showtraceback(etype, value, lines)
+    shell._showtraceback(etype, _MaskedValue(value), lines)
     return lines
 
 
 def install_error_display() -> None:
-    """Show labkit's and boto3's common errors briefly in the running IPython, if any."""
+    """In the running IPython (if any): known errors in brief, every traceback masked."""
     try:
         from IPython import get_ipython
     except ImportError:
@@ -46,6 +58,4 @@ def install_error_display() -> None:
     shell = get_ipython()
     if shell is None:
         return
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    shell.set_custom_exc((LabError, ClientError, BotoCoreError), _handler)
+    shell.set_custom_exc((Exception,), _handler)

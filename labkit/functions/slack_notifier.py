@@ -55,6 +55,7 @@ Lambda itself sets ``AWS_LAMBDA_FUNCTION_NAME`` (used as the KMS encryption cont
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import math
 import os
@@ -517,7 +518,8 @@ def normalise_webhook_url(value: str, source: str = "the webhook source") -> str
     store the URL elsewhere usually keep it; both must work, and ``https://https://`` never.
     """
     url = value.strip()
-    url = "https://" + url
+    if not re.match(r"https?://", url, re.IGNORECASE):
+        url = "https://" + url.lstrip("/")
     parts = urllib.parse.urlsplit(url)
     if not parts.hostname or any(ch.isspace() for ch in url):
         raise WebhookConfigError(
@@ -528,12 +530,13 @@ def normalise_webhook_url(value: str, source: str = "the webhook source") -> str
 
 
 def _looks_like_url(value: str) -> bool:
-    return "://" in value or value.lower().startswith("hooks.") or "/services/" in value
+    # Base64 never contains "." or ":", and a webhook URL always does.
+    return "." in value or ":" in value
 
 
 def _aws_client(service: str) -> Any:
     # boto3 is imported here rather than at the top: a function configured with a plain URL
-    # never needs it, and the import is most of this module's cold-start time.
+    # never needs it, and importing it takes longer than loading all the rest of this module.
     import boto3
 
     return boto3.client(service)
@@ -685,7 +688,11 @@ STATISTICS = {"AVERAGE": "Average", "SUM": "Sum", "SAMPLE_COUNT": "SampleCount",
 
 
 def trigger_in_words(trigger: dict[str, Any]) -> str:
-    """Describe an alarm's condition, e.g. "CPUUtilization Average ≥ 50 for 1 of 1 datapoints of 60 s"."""
+    """Describe an alarm's condition in words, as the CloudWatch console does.
+
+    For example "CPUUtilization Average ≥ 50 for 1 of 1 datapoints of 60 s": the alarm goes
+    to ALARM when 1 of the last 1 one-minute averages is at least 50.
+    """
     operator = _text(trigger.get("ComparisonOperator"))
     words = COMPARISONS.get(operator, operator or "compared with")
     if operator in BAND_OPERATORS:
@@ -713,7 +720,9 @@ def _compared_value(trigger: dict[str, Any]) -> str:
     if isinstance(metrics, list) and metrics:
         queries = [q for q in metrics if isinstance(q, dict)]
         band_id = trigger.get("ThresholdMetricId")
-        returned = [q for q in queries if _is_true(q.get("ReturnData", True)) and q.get("Id") != band_id]
+        # The alarm watches the query that returns data (not the anomaly band, if any).
+        returned = [q for q in queries
+                    if _is_true(q.get("ReturnData", True)) and q.get("Id") != band_id]
         query = (returned or queries or [{}])[0]
         return _query_name(query)
     name = _text(trigger.get("MetricName")) or "the metric"
@@ -731,7 +740,11 @@ def _query_name(query: dict[str, Any]) -> str:
 
 
 def describe_metric_query(query: dict[str, Any]) -> str:
-    """One line for a metric-math query, e.g. "m1 = AWS/EC2 › CPUUtilization Average, 60 s (InstanceId=i-1)"."""
+    """One line per metric-math query.
+
+    For example "m1 = AWS/EC2 › CPUUtilization Average, 60 s (InstanceId=i-1)" or
+    "e1 = 100 * m2 / m1 “Error rate”".
+    """
     query_id = _text(query.get("Id")) or "?"
     label = _text(query.get("Label"))
     if query.get("Expression"):
@@ -739,7 +752,8 @@ def describe_metric_query(query: dict[str, Any]) -> str:
     else:
         stat = query.get("MetricStat") if isinstance(query.get("MetricStat"), dict) else {}
         metric = stat.get("Metric") if isinstance(stat.get("Metric"), dict) else {}
-        what = " › ".join(_text(metric.get(k)) for k in ("Namespace", "MetricName") if metric.get(k))
+        what = " › ".join(_text(metric.get(key)) for key in ("Namespace", "MetricName")
+                          if metric.get(key))
         line = f"{query_id} = {what or 'metric'} {_text(stat.get('Stat'))}".rstrip()
         if stat.get("Period"):
             line += f", {stat['Period']} s"
@@ -752,7 +766,7 @@ def describe_metric_query(query: dict[str, Any]) -> str:
 
 
 def statistic_name(trigger: dict[str, Any]) -> str:
-    """The statistic as the console names it: "Average", "SampleCount", or a percentile like "p99"."""
+    """The statistic as the console names it: "Average", "SampleCount", or a percentile ("p99")."""
     extended = _text(trigger.get("ExtendedStatistic"))
     if extended:
         return extended
@@ -806,10 +820,11 @@ def format_time(value: str) -> str:
 def other_message(notification: Notification) -> dict[str, Any]:
     """A readable message for anything that is not a CloudWatch alarm notification."""
     body, text = notification.body, notification.message
-    if notification.is_json and isinstance(body, dict) and "detail-type" in body and "source" in body:
+    is_eventbridge = isinstance(body, dict) and "detail-type" in body and "source" in body
+    if notification.is_json and is_eventbridge:
         title = f"EventBridge: {_text(body['detail-type'])}"
-        facts = [f"*{key}*: {escape(_text(body[key]))}" for key in ("source", "account", "region", "time")
-                 if body.get(key)]
+        facts = [f"*{key}*: {escape(_text(body[key]))}"
+                 for key in ("source", "account", "region", "time") if body.get(key)]
         detail = body.get("detail", body)
         blocks = [header_block(f"{OTHER_EMOJI} {title}")]
         if facts:
@@ -849,7 +864,8 @@ def _payload(text: str, colour: str, blocks: list[dict[str, Any]]) -> dict[str, 
     # top-level text is what notifications and old clients show.
     blocks = [block for block in blocks if block is not None]
     if len(blocks) > MAX_BLOCKS:
-        blocks = blocks[: MAX_BLOCKS - 1] + [context_block(["(more details cut: Slack's block limit)"])]
+        cut_note = context_block(["(more details cut: Slack's block limit)"])
+        blocks = blocks[: MAX_BLOCKS - 1] + [cut_note]
     return {"text": text, "attachments": [{"color": colour, "fallback": text, "blocks": blocks}]}
 
 
@@ -873,13 +889,15 @@ def header_block(text: str) -> dict[str, Any]:
 
 def section_block(mrkdwn: str) -> dict[str, Any]:
     """A section with already-escaped mrkdwn text, cut to Slack's 3000 characters."""
-    return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(mrkdwn, MAX_SECTION_CHARS)}}
+    return {"type": "section",
+            "text": {"type": "mrkdwn", "text": truncate(mrkdwn, MAX_SECTION_CHARS)}}
 
 
 def fields_block(fields: list[str]) -> dict[str, Any]:
     """A section laid out as a two-column grid of short mrkdwn fields."""
     return {"type": "section",
-            "fields": [{"type": "mrkdwn", "text": truncate(f, MAX_FIELD_CHARS)} for f in fields[:MAX_FIELDS]]}
+            "fields": [{"type": "mrkdwn", "text": truncate(text, MAX_FIELD_CHARS)}
+                       for text in fields[:MAX_FIELDS]]}
 
 
 def context_block(notes: list[str]) -> dict[str, Any]:
@@ -1061,22 +1079,29 @@ def post_to_slack(url: str, payload: dict[str, Any],
                     "signs it, point SSL_CERT_FILE at that CA"))
             last_error = f"{type(err).__name__}: {getattr(err, 'reason', err)}"
         if attempts >= max_attempts:
-            return Delivery(False, attempts, status, error=f"gave up after {attempts} attempts: {last_error}")
+            return Delivery(False, attempts, status,
+                            error=f"gave up after {attempts} attempts: {last_error}")
         delay = retry_delay(attempts, retry_after)
         if delay + MIN_ATTEMPT_SECONDS > remaining_ms() / 1000 - TIME_RESERVE_SECONDS:
             return Delivery(False, attempts, status, error=(
-                f"{last_error}; not enough time left in this invocation to wait {delay:g} s and retry"))
+                f"{last_error}; not enough time left in this invocation to wait {delay:g} s "
+                "and retry"))
         sleep(delay)
 
 
 def _post_once(url: str, data: bytes, timeout: float) -> int:
     request = urllib.request.Request(url, data=data, method="POST", headers={
         "Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT})
-    # No explicit SSL context: Python's default one verifies certificates and honours
-    # SSL_CERT_FILE, which is how a private CA (like the local test cloud's) is trusted.
-    with urllib.request.urlopen(request, timeout=timeout) as response:
+    with urllib.request.urlopen(request, timeout=timeout, context=_tls_context()) as response:
         response.read()
         return response.status
+
+
+@functools.cache  # once per execution environment: loading the CA bundle takes milliseconds
+def _tls_context() -> ssl.SSLContext:
+    # Python's default context: it verifies certificates and reads SSL_CERT_FILE, which is how
+    # a private CA (like the local test cloud's) is trusted.
+    return ssl.create_default_context()
 
 
 def _read_answer(err: urllib.error.HTTPError) -> str:
@@ -1088,7 +1113,7 @@ def _read_answer(err: urllib.error.HTTPError) -> str:
 
 def _is_certificate_error(err: BaseException) -> bool:
     reason = getattr(err, "reason", None)
-    return isinstance(err, ssl.SSLCertVerificationError) or isinstance(reason, ssl.SSLCertVerificationError)
+    return any(isinstance(e, ssl.SSLCertVerificationError) for e in (err, reason))
 
 
 def is_retryable_status(status: int) -> bool:
@@ -1126,7 +1151,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 
 def mask_url(url: str) -> str:
-    """Hide the secret last path segment: ``https://hooks.slack.com/services/T0/B0/••••``."""
+    """Hide the secret last path segment: https://hooks.slack.com/services/T0/B0/••••"""
     parts = urllib.parse.urlsplit(url)
     host = parts.hostname or ""
     if parts.port:
@@ -1147,7 +1172,7 @@ def _scrub(text: str, url: str) -> str:
 
 
 def log(level: str, message: str, **fields: Any) -> None:
-    """Print one JSON log line; Lambda sends stdout to CloudWatch Logs (query it with Logs Insights)."""
+    """Print one JSON log line (Lambda sends stdout to CloudWatch Logs, for Logs Insights)."""
     print(json.dumps({"level": level, "message": message, **fields}, ensure_ascii=False,
                      default=str), flush=True)
 

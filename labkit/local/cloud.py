@@ -7,7 +7,6 @@ cloud that answers" is the one test of readiness used everywhere.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -132,14 +131,3 @@ def _tail(path: Path, lines: int = 8) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
-
-
-def ensure_env_for_children(state: st.CloudState) -> dict[str, str]:
-    """Environment variables that point AWS SDKs and CLIs in child processes at the cloud."""
-    return {
-        "AWS_ENDPOINT_URL": state.endpoint_url,
-        "AWS_ACCESS_KEY_ID": os.environ.get("LABKIT_LOCAL_ACCESS_KEY", "testing"),
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "SSL_CERT_FILE": state.ca_bundle,
-        "REQUESTS_CA_BUNDLE": state.ca_bundle,
-    }

@@ -7,6 +7,7 @@ made once per ``$LABKIT_HOME`` and kept, so a restart of the local cloud keeps t
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,15 @@ class TlsFiles:
     server_key: Path
 
 
+def _public_cas(ours: Path) -> Path:
+    """The CA file this machine already trusts (it may add a company's CA), else certifi's."""
+    for name in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE"):
+        path = Path(os.environ.get(name) or "")
+        if path.is_file() and path.resolve() != ours.resolve():
+            return path
+    return Path(certifi.where())
+
+
 def ensure_tls(home: Path) -> TlsFiles:
     """Load (or make on first use) the local CA and issue a fresh server certificate."""
     folder = home / "ca"
@@ -38,7 +48,7 @@ def ensure_tls(home: Path) -> TlsFiles:
         ca.cert_pem.write_to_path(str(ca_cert))
 
     bundle = folder / "bundle.pem"
-    bundle.write_text(Path(certifi.where()).read_text() + "\n" + ca_cert.read_text())
+    bundle.write_text(_public_cas(bundle).read_text() + "\n" + ca_cert.read_text())
 
     leaf = ca.issue_cert(HOST, "localhost")
     server_cert, server_key = folder / "server.pem", folder / "server-key.pem"

@@ -393,9 +393,11 @@ def test_https_with_a_private_ca_trusted_through_ssl_cert_file(notifier, monkeyp
         notifier.lambda_handler(event, None)
     assert received == []
 
+    # SSL_CERT_FILE is part of the function's configuration, so it is set before an execution
+    # environment starts: a new one (a fresh copy of the module) picks it up.
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
-    result = notifier.lambda_handler(event, None)
+    result = load_notifier().lambda_handler(event, None)
     assert result["delivered"] == 1 and received[0]["text"] == "hello"
 
 
