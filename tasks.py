@@ -78,7 +78,12 @@ def main(argv: list[str]) -> int:
         return 0 if argv[:1] in (["-h"], ["--help"]) else 2
     setup()
     build = commands[argv[0]]
-    return 0 if build is None else run(build(argv[1:]))
+    code = 0 if build is None else run(build(argv[1:]))
+    if argv[0] == "lab":
+        print("\nStep through the notebooks yourself: python3 tasks.py jupyter\n"
+              "The local cloud keeps running for them; stop it with: "
+              f"{BIN.relative_to(ROOT) / 'labkit'} local down")
+    return code
 
 
 if __name__ == "__main__":

@@ -9,13 +9,16 @@ which cell failed, so the whole workbook can be verified in one command or in CI
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import re
+import sys
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import nbformat
 import papermill
@@ -406,6 +409,26 @@ def _reporter(console: Console, progress: bool) -> _Reporter:
 # Running
 
 
+@contextlib.contextmanager
+def _stderr_into(log: Path) -> Iterator[None]:
+    """Send this process's standard error (file descriptor 2) to *log* for a while.
+
+    Kernels inherit the descriptor, so their start-up warnings and shutdown chatter land in the
+    run folder instead of between the progress lines; the errors that matter are in the
+    executed notebook and the summary.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(log, "ab") as target:
+        os.dup2(target.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def _run_one(path: Path, parameters: dict[str, Any], out_dir: Path, kernel_name: str | None,
              reporter: _Reporter) -> NotebookResult:
     """Execute one notebook into *out_dir* and describe the outcome."""
@@ -413,17 +436,18 @@ def _run_one(path: Path, parameters: dict[str, Any], out_dir: Path, kernel_name:
     result = NotebookResult(notebook=path.name, status="passed")
     start = time.perf_counter()
     try:
-        papermill.execute_notebook(
-            str(path),
-            str(output),
-            parameters=_notebook_parameters(path, parameters),
-            kernel_name=kernel_name,
-            progress_bar=False,
-            cwd=str(path.parent),  # notebooks open files relative to notebooks/
-            # nbclient hooks, passed through by papermill: they drive the per-cell progress.
-            on_notebook_start=lambda notebook, **_: reporter.kernel_ready(len(notebook.cells)),
-            on_cell_start=lambda cell_index, **_: reporter.cell_started(cell_index),
-        )
+        with _stderr_into(out_dir / "kernels.log"):
+            papermill.execute_notebook(
+                str(path),
+                str(output),
+                parameters=_notebook_parameters(path, parameters),
+                kernel_name=kernel_name,
+                progress_bar=False,
+                cwd=str(path.parent),  # notebooks open files relative to notebooks/
+                # nbclient hooks, passed through by papermill: they drive the per-cell progress.
+                on_notebook_start=lambda notebook, **_: reporter.kernel_ready(len(notebook.cells)),
+                on_cell_start=lambda cell_index, **_: reporter.cell_started(cell_index),
+            )
     except PapermillExecutionError as exc:
         result.status = "failed"
         result.failed_cell = exc.cell_index
