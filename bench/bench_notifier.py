@@ -48,11 +48,14 @@ def load_notifier() -> Any:
     return module
 
 
-def cold_import_ms(statement: str, runs: int, folder: Path = SOURCE.parent,
-                   bytecode: bool = False) -> float:
+def cold_import_ms(
+    statement: str, runs: int, folder: Path = SOURCE.parent, bytecode: bool = False
+) -> float:
     """Median time of *statement* in fresh interpreters, measured inside them."""
-    code = ("import sys, time; sys.path.insert(0, sys.argv[1]); t = time.perf_counter(); "
-            f"{statement}; print((time.perf_counter() - t) * 1000)")
+    code = (
+        "import sys, time; sys.path.insert(0, sys.argv[1]); t = time.perf_counter(); "
+        f"{statement}; print((time.perf_counter() - t) * 1000)"
+    )
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     # Without bytecode the module is compiled at every cold start: Lambda's code folder is
@@ -60,8 +63,13 @@ def cold_import_ms(statement: str, runs: int, folder: Path = SOURCE.parent,
     flags = [] if bytecode else ["-B"]
     samples = []
     for _ in range(runs):
-        result = subprocess.run([sys.executable, *flags, "-c", code, str(folder)],
-                                capture_output=True, text=True, check=True, env=env)
+        result = subprocess.run(
+            [sys.executable, *flags, "-c", code, str(folder)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+        )
         samples.append(float(result.stdout.strip()))
     return statistics.median(samples)
 
@@ -82,8 +90,14 @@ class Quiet(BaseHTTPRequestHandler):
 
 def events(count: int) -> dict[str, Any]:
     """*count* SNS records cycling through the fixture kinds, each with its own MessageId."""
-    kinds = ["metric_alarm_alarm.json", "metric_math_alarm.json", "composite_alarm.json",
-             "metric_alarm_ok.json", "plain_text.json", "seed_mission_slack_test.json"]
+    kinds = [
+        "metric_alarm_alarm.json",
+        "metric_math_alarm.json",
+        "composite_alarm.json",
+        "metric_alarm_ok.json",
+        "plain_text.json",
+        "seed_mission_slack_test.json",
+    ]
     templates = [json.loads((EVENTS / kind).read_text())["Records"][0] for kind in kinds]
     records = []
     for i in range(count):
@@ -107,13 +121,25 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         shutil.copy(SOURCE, folder)
-        rows.append((f"cold import of slack_notifier, compiled from source (median of {args.runs})",
-                     f"{cold_import_ms('import slack_notifier', args.runs, Path(folder)):.1f} ms"))
+        rows.append(
+            (
+                f"cold import of slack_notifier, compiled from source (median of {args.runs})",
+                f"{cold_import_ms('import slack_notifier', args.runs, Path(folder)):.1f} ms",
+            )
+        )
         py_compile.compile(str(Path(folder) / SOURCE.name), doraise=True)
-        rows.append(("cold import of slack_notifier with __pycache__ in the zip",
-                     f"{cold_import_ms('import slack_notifier', args.runs, Path(folder), True):.1f} ms"))
-    rows.append(("cold import of boto3 (only for KMS/SSM/Secrets Manager)",
-                 f"{cold_import_ms('import boto3', args.runs):.1f} ms"))
+        rows.append(
+            (
+                "cold import of slack_notifier with __pycache__ in the zip",
+                f"{cold_import_ms('import slack_notifier', args.runs, Path(folder), True):.1f} ms",
+            )
+        )
+    rows.append(
+        (
+            "cold import of boto3 (only for KMS/SSM/Secrets Manager)",
+            f"{cold_import_ms('import boto3', args.runs):.1f} ms",
+        )
+    )
 
     notifier = load_notifier()
     for variable in ("slackChannel", "slackMention", "slackHookUrlParameter", "slackHookUrlSecret"):
@@ -124,9 +150,12 @@ def main() -> None:
     except ImportError:
         mock_aws = None
     if mock_aws is not None:
-        os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
-                          AWS_DEFAULT_REGION="ap-northeast-2",
-                          AWS_LAMBDA_FUNCTION_NAME="mission-lambda")
+        os.environ.update(
+            AWS_ACCESS_KEY_ID="bench",
+            AWS_SECRET_ACCESS_KEY="bench",
+            AWS_DEFAULT_REGION="ap-northeast-2",
+            AWS_LAMBDA_FUNCTION_NAME="mission-lambda",
+        )
         os.environ.pop("AWS_ENDPOINT_URL", None)
         os.environ.pop("slackHookUrl", None)
         with mock_aws():
@@ -134,8 +163,11 @@ def main() -> None:
 
             kms = boto3.client("kms")
             key = kms.create_key()["KeyMetadata"]["KeyId"]
-            blob = kms.encrypt(KeyId=key, Plaintext=b"hooks.slack.com/services/T0/B0/bench",
-                               EncryptionContext={"LambdaFunctionName": "mission-lambda"})
+            blob = kms.encrypt(
+                KeyId=key,
+                Plaintext=b"hooks.slack.com/services/T0/B0/bench",
+                EncryptionContext={"LambdaFunctionName": "mission-lambda"},
+            )
             os.environ["kmsEncryptedHookUrl"] = base64.b64encode(blob["CiphertextBlob"]).decode()
             started = time.perf_counter()
             notifier.get_webhook_url()
@@ -156,7 +188,9 @@ def main() -> None:
     rows.append(("format one record (build_message)", f"{format_ms * 1000:.0f} µs"))
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    ).start()
     os.environ["slackHookUrl"] = f"http://127.0.0.1:{server.server_port}/services/T0/B0/bench"
     saved_stdout = sys.stdout
     try:
@@ -173,8 +207,12 @@ def main() -> None:
         server.shutdown()
         server.server_close()
     assert result["delivered"] == args.records, result
-    rows.append((f"format + deliver one record via the handler ({args.records} records)",
-                 f"{total * 1000 / args.records:.2f} ms"))
+    rows.append(
+        (
+            f"format + deliver one record via the handler ({args.records} records)",
+            f"{total * 1000 / args.records:.2f} ms",
+        )
+    )
     rows.append(("peak Python memory while handling them (tracemalloc)", f"{peak / 1024:.0f} KiB"))
     scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 1024 / 1024

@@ -977,8 +977,8 @@ _REGION_CODE = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
 
 def alarm_region(alarm: dict[str, Any], topic_arn: str | None = None) -> str | None:
     """The alarm's region code: from AlarmArn, else the display name, else the SNS topic's ARN."""
-    return (region_from_display_name(_text(alarm.get("Region")))
-            or region_from_arn(_text(alarm.get("AlarmArn")))
+    return (region_from_arn(_text(alarm.get("AlarmArn")))
+            or region_from_display_name(_text(alarm.get("Region")))
             or region_from_arn(topic_arn or ""))
 
 

@@ -25,14 +25,6 @@ def run_lab(home: Path, out: Path, *args: str) -> subprocess.CompletedProcess:
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
 
 
-@pytest.fixture
-def home(tmp_path):
-    path = tmp_path / "home"
-    path.mkdir()
-    yield path
-    cloud.down(path)
-
-
 def test_batch_run_passes_and_leaks_no_webhook(home, tmp_path):
     out = tmp_path / "run"
     result = run_lab(home, out, "--only", "00", "01", "02")

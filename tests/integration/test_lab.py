@@ -14,14 +14,6 @@ from labkit.local import cloud
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
-    yield tmp_path
-    cloud.down(tmp_path)
-    labkit.lab._point_kernel_at(None, "")  # undo what start() set in this process
-
-
 def test_start_local_starts_the_cloud_and_aims_everything_at_it(home):
     lab = labkit.start()
     assert lab.account == "123456789012"

@@ -25,13 +25,6 @@ from labkit.local import state as st
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
-    yield tmp_path
-    cloud.down(tmp_path)
-
-
 def labkit_cli(*args, home):
     env = dict(os.environ, LABKIT_HOME=str(home))
     return subprocess.run([sys.executable, "-m", "labkit", *args], env=env, capture_output=True,

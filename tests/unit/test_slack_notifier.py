@@ -48,8 +48,15 @@ def load_notifier() -> Any:
 
 @pytest.fixture
 def notifier(monkeypatch: pytest.MonkeyPatch) -> Any:
-    for variable in ("kmsEncryptedHookUrl", "slackHookUrlParameter", "slackHookUrlSecret",
-                     "slackHookUrl", "slackChannel", "slackMention", "AWS_LAMBDA_FUNCTION_NAME"):
+    for variable in (
+        "kmsEncryptedHookUrl",
+        "slackHookUrlParameter",
+        "slackHookUrlSecret",
+        "slackHookUrl",
+        "slackChannel",
+        "slackMention",
+        "AWS_LAMBDA_FUNCTION_NAME",
+    ):
         monkeypatch.delenv(variable, raising=False)
     module = load_notifier()
     yield module
@@ -130,7 +137,9 @@ class SlackServer:
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 body = json.loads(raw.decode("utf-8"))
-                server.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                server.requests.append(
+                    {"path": self.path, "headers": dict(self.headers), "body": body}
+                )
                 answer = server.next_answer(body)
                 if answer == "hang":
                     server.release.wait(10)
@@ -149,8 +158,9 @@ class SlackServer:
                 pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     def next_answer(self, body: Any) -> Any:
@@ -205,16 +215,30 @@ def notification_logs(output: str) -> list[dict[str, Any]]:
 
 
 def sns_record(message: str, message_id: str, subject: str | None = None) -> dict[str, Any]:
-    return {"EventSource": "aws:sns", "EventVersion": "1.0",
-            "Sns": {"Type": "Notification", "MessageId": message_id, "Subject": subject,
-                    "TopicArn": "arn:aws:sns:ap-northeast-2:123456789012:mission-sns",
-                    "Message": message, "Timestamp": "2024-05-14T06:12:41.123Z"}}
+    return {
+        "EventSource": "aws:sns",
+        "EventVersion": "1.0",
+        "Sns": {
+            "Type": "Notification",
+            "MessageId": message_id,
+            "Subject": subject,
+            "TopicArn": "arn:aws:sns:ap-northeast-2:123456789012:mission-sns",
+            "Message": message,
+            "Timestamp": "2024-05-14T06:12:41.123Z",
+        },
+    }
 
 
 def alarm_json(name: str, state: str = "ALARM", **extra: Any) -> str:
-    alarm = {"AlarmName": name, "NewStateValue": state, "OldStateValue": "OK",
-             "NewStateReason": f"reason of {name}", "Region": "Asia Pacific (Seoul)",
-             "AlarmArn": f"arn:aws:cloudwatch:ap-northeast-2:123456789012:alarm:{name}", **extra}
+    alarm = {
+        "AlarmName": name,
+        "NewStateValue": state,
+        "OldStateValue": "OK",
+        "NewStateReason": f"reason of {name}",
+        "Region": "Asia Pacific (Seoul)",
+        "AlarmArn": f"arn:aws:cloudwatch:ap-northeast-2:123456789012:alarm:{name}",
+        **extra,
+    }
     return json.dumps(alarm)
 
 
@@ -245,7 +269,9 @@ def test_seed_test_event_reaches_slack_as_a_red_alarm(notifier, slack, monkeypat
     assert server.requests[0]["headers"]["Content-Type"].startswith("application/json")
     assert payload["attachments"][0]["color"] == RED
     assert "ALARM" in header_of(payload) and "Example alarm name" in header_of(payload)
-    reason = "Threshold Crossed: 1 datapoint (10.0) was greater than or equal to the threshold (1.0)."
+    reason = (
+        "Threshold Crossed: 1 datapoint (10.0) was greater than or equal to the threshold (1.0)."
+    )
     assert reason in texts_of(payload)
     assert field(payload, "Region").startswith("eu-west-1")  # "EU - Ireland" mapped to its code
     assert "Example alarm name" in payload["text"] and "eu-west-1" in payload["text"]
@@ -261,29 +287,65 @@ def test_seed_test_event_reaches_slack_as_a_red_alarm(notifier, slack, monkeypat
 
 KINDS = [
     # fixture, colour, words in the header, texts that must appear in the blocks
-    ("metric_alarm_alarm.json", RED, ["ALARM", "mission-cpu-alarm"],
-     ["CPUUtilization Average ≥ 50 for 1 of 1 datapoints of 60 s", "InstanceId = i-0a1b2c3d4e5f67890",
-      "AWS/EC2 › CPUUtilization"]),
-    ("metric_alarm_ok.json", GREEN, ["OK", "mission-cpu-alarm"],
-     ["CPUUtilization Average ≥ 50 for 1 of 1 datapoints of 60 s"]),
-    ("metric_alarm_insufficient_data.json", GREY, ["INSUFFICIENT_DATA", "mission-cpu-alarm"],
-     ["Insufficient Data: 1 datapoint was unknown."]),
-    ("metric_math_alarm.json", RED, ["ALARM", "api-5xx-rate"],
-     ["5xx rate (%) (100 * errors / requests) &gt; 5 for 3 of 5 datapoints of 300 s",
-      "errors = AWS/ApiGateway › 5XXError Sum, 300 s (ApiName=mission-api)",
-      "e1 = 100 * errors / requests “5xx rate (%)”"]),
-    ("anomaly_detection_alarm.json", RED, ["ALARM", "latency-anomaly"],
-     ["TargetResponseTime p90 outside the band ad1 for 1 of 1 datapoints of 300 s",
-      "ad1 = ANOMALY_DETECTION_BAND(m1, 2)"]),
-    ("composite_alarm.json", RED, ["ALARM", "mission-service-unhealthy"],
-     ['ALARM("mission-cpu-alarm") AND ALARM("api-5xx-rate")',
-      "• mission-cpu-alarm → ALARM at 2024-05-14 06:12:41 UTC",
-      "• api-5xx-rate → ALARM at 2024-05-14 06:10:12 UTC"]),
+    (
+        "metric_alarm_alarm.json",
+        RED,
+        ["ALARM", "mission-cpu-alarm"],
+        [
+            "CPUUtilization Average ≥ 50 for 1 of 1 datapoints of 60 s",
+            "InstanceId = i-0a1b2c3d4e5f67890",
+            "AWS/EC2 › CPUUtilization",
+        ],
+    ),
+    (
+        "metric_alarm_ok.json",
+        GREEN,
+        ["OK", "mission-cpu-alarm"],
+        ["CPUUtilization Average ≥ 50 for 1 of 1 datapoints of 60 s"],
+    ),
+    (
+        "metric_alarm_insufficient_data.json",
+        GREY,
+        ["INSUFFICIENT_DATA", "mission-cpu-alarm"],
+        ["Insufficient Data: 1 datapoint was unknown."],
+    ),
+    (
+        "metric_math_alarm.json",
+        RED,
+        ["ALARM", "api-5xx-rate"],
+        [
+            "5xx rate (%) (100 * errors / requests) &gt; 5 for 3 of 5 datapoints of 300 s",
+            "errors = AWS/ApiGateway › 5XXError Sum, 300 s (ApiName=mission-api)",
+            "e1 = 100 * errors / requests “5xx rate (%)”",
+        ],
+    ),
+    (
+        "anomaly_detection_alarm.json",
+        RED,
+        ["ALARM", "latency-anomaly"],
+        [
+            "TargetResponseTime p90 outside the band ad1 for 1 of 1 datapoints of 300 s",
+            "ad1 = ANOMALY_DETECTION_BAND(m1, 2)",
+        ],
+    ),
+    (
+        "composite_alarm.json",
+        RED,
+        ["ALARM", "mission-service-unhealthy"],
+        [
+            'ALARM("mission-cpu-alarm") AND ALARM("api-5xx-rate")',
+            "• mission-cpu-alarm → ALARM at 2024-05-14 06:12:41 UTC",
+            "• api-5xx-rate → ALARM at 2024-05-14 06:10:12 UTC",
+        ],
+    ),
 ]
 
 
-@pytest.mark.parametrize("fixture, colour, header_words, expected", KINDS,
-                         ids=[kind[0].removesuffix(".json") for kind in KINDS])
+@pytest.mark.parametrize(
+    "fixture, colour, header_words, expected",
+    KINDS,
+    ids=[kind[0].removesuffix(".json") for kind in KINDS],
+)
 def test_alarm_messages(notifier, fixture, colour, header_words, expected):
     payload = first_message(notifier, fixture)
     alarm = json.loads(load_event(fixture)["Records"][0]["Sns"]["Message"])
@@ -302,7 +364,10 @@ def test_alarm_messages(notifier, fixture, colour, header_words, expected):
         assert field(payload, "Description") == alarm["AlarmDescription"]
     else:
         assert not any(t.startswith("*Description*") for t in texts_of(payload))
-    link = f"https://ap-northeast-2.console.aws.amazon.com/cloudwatch/home?region=ap-northeast-2#alarmsV2:alarm/{alarm['AlarmName']}"
+    link = (
+        "https://ap-northeast-2.console.aws.amazon.com/cloudwatch/home?region=ap-northeast-2"
+        f"#alarmsV2:alarm/{alarm['AlarmName']}"
+    )
     assert any(f"<{link}|" in text for text in texts_of(payload))
     assert alarm["AlarmName"] in payload["text"] and alarm["NewStateValue"] in payload["text"]
     assert_within_slack_limits(payload)
@@ -315,17 +380,34 @@ def test_alarm_time_field_is_utc_time_of_the_state_change(notifier):
 
 FALLBACKS = [
     # fixture, words in the header, texts that must appear
-    ("plain_text.json", ["Deploy finished"], ["Deployment 42 finished.\nAll checks passed &lt;3 &amp; no rollbacks."]),
-    ("eventbridge_via_sns.json", ["EventBridge: EC2 Instance State-change Notification"],
-     ['"instance-id": "i-0a1b2c3d4e5f67890"', "*source*: aws.ec2", "*region*: ap-northeast-2"]),
-    ("eventbridge_direct.json", ["EventBridge: EC2 Instance State-change Notification"],
-     ['"state": "stopped"']),
-    ("malformed_json.json", ["not valid JSON"], ['{"AlarmName": "half-written", "NewStateValue": "ALA']),
+    (
+        "plain_text.json",
+        ["Deploy finished"],
+        ["Deployment 42 finished.\nAll checks passed &lt;3 &amp; no rollbacks."],
+    ),
+    (
+        "eventbridge_via_sns.json",
+        ["EventBridge: EC2 Instance State-change Notification"],
+        ['"instance-id": "i-0a1b2c3d4e5f67890"', "*source*: aws.ec2", "*region*: ap-northeast-2"],
+    ),
+    (
+        "eventbridge_direct.json",
+        ["EventBridge: EC2 Instance State-change Notification"],
+        ['"state": "stopped"'],
+    ),
+    (
+        "malformed_json.json",
+        ["not valid JSON"],
+        ['{"AlarmName": "half-written", "NewStateValue": "ALA'],
+    ),
 ]
 
 
-@pytest.mark.parametrize("fixture, header_words, expected", FALLBACKS,
-                         ids=[kind[0].removesuffix(".json") for kind in FALLBACKS])
+@pytest.mark.parametrize(
+    "fixture, header_words, expected",
+    FALLBACKS,
+    ids=[kind[0].removesuffix(".json") for kind in FALLBACKS],
+)
 def test_anything_else_gets_a_readable_fallback(notifier, fixture, header_words, expected):
     payload = first_message(notifier, fixture)
 
@@ -359,7 +441,9 @@ def test_region_falls_back_to_the_topic_arn_when_nothing_else_names_it(notifier)
 
 
 def test_no_region_at_all_means_no_console_link(notifier):
-    payload = notifier.build_message(notifier.Notification(json.dumps({"AlarmName": "a", "NewStateValue": "OK"})))
+    payload = notifier.build_message(
+        notifier.Notification(json.dumps({"AlarmName": "a", "NewStateValue": "OK"}))
+    )
     assert field(payload, "Region") == "unknown region"
     assert not any("console.aws.amazon.com" in text for text in texts_of(payload))
 
@@ -371,7 +455,11 @@ def test_user_text_is_escaped_everywhere_it_is_mrkdwn(notifier):
     # No control sequence from the alarm survives: no @channel, no fake link, no @-mention.
     for raw in ("<!channel>", "<https://example.com|pinged>", "<@U0123ABCD>", "<ops>", "<crossed>"):
         assert raw not in mrkdwn and raw not in payload["text"]
-    assert "Threshold &lt;crossed&gt; &amp; the &lt;!channel&gt; was &lt;https://example.com|pinged&gt;." in mrkdwn
+    assert (
+        "Threshold &lt;crossed&gt; &amp; the &lt;!channel&gt; was "
+        "&lt;https://example.com|pinged&gt;."
+        in mrkdwn
+    )
     assert field(payload, "Description") == "Owner: &lt;@U0123ABCD&gt; &amp; team &lt;ops&gt;"
     # The configured mention is the only live control sequence in the top-level text.
     assert payload["text"].startswith("<!here> ")
@@ -384,7 +472,7 @@ def test_user_text_is_escaped_everywhere_it_is_mrkdwn(notifier):
 def test_console_link_of_an_awkward_name_round_trips(notifier):
     payload = first_message(notifier, "awkward_names_alarm.json")
     link_text = next(t for t in texts_of(payload) if "console.aws.amazon.com" in t)
-    url = link_text[1:link_text.index("|")]
+    url = link_text[1 : link_text.index("|")]
     fragment = urllib.parse.urlsplit(url).fragment
     assert fragment.startswith("alarmsV2:alarm/")
     encoded = fragment.removeprefix("alarmsV2:alarm/")
@@ -413,10 +501,16 @@ def test_mention_only_on_alarm(notifier, fixture, mention, prefix):
     assert "<!here>" not in payload["attachments"][0]["fallback"]
 
 
-@pytest.mark.parametrize("channel, sent", [
-    ("project", "#project"), ("#project", "#project"), ("@someone", "@someone"),
-    ("C0123ABCDE", "C0123ABCDE"), (" project ", "#project"),
-])
+@pytest.mark.parametrize(
+    "channel, sent",
+    [
+        ("project", "#project"),
+        ("#project", "#project"),
+        ("@someone", "@someone"),
+        ("C0123ABCDE", "C0123ABCDE"),
+        (" project ", "#project"),
+    ],
+)
 def test_channel_override(notifier, channel, sent):
     assert first_message(notifier, "metric_alarm_ok.json", channel=channel)["channel"] == sent
 
@@ -453,9 +547,13 @@ def test_long_alarm_name_keeps_the_header_within_150(notifier):
 
 
 def test_composite_with_hundreds_of_children_stays_within_limits(notifier):
-    children = [{"Arn": f"arn:aws:cloudwatch:us-east-1:1:alarm:child-{i}",
-                 "State": {"Value": "ALARM", "Timestamp": "2024-05-14T06:12:41.020+0000"}}
-                for i in range(300)]
+    children = [
+        {
+            "Arn": f"arn:aws:cloudwatch:us-east-1:1:alarm:child-{i}",
+            "State": {"Value": "ALARM", "Timestamp": "2024-05-14T06:12:41.020+0000"},
+        }
+        for i in range(300)
+    ]
     rule = " OR ".join(f'ALARM("child-{i}")' for i in range(300))
     alarm = json.loads(alarm_json("big-composite", AlarmRule=rule, TriggeringChildren=children))
     payload = notifier.alarm_message(alarm)
@@ -468,13 +566,30 @@ def test_composite_with_hundreds_of_children_stays_within_limits(notifier):
 
 
 def test_metric_math_with_many_queries_stays_within_limits(notifier):
-    metrics = [{"Id": f"m{i}", "ReturnData": False, "MetricStat": {
-        "Metric": {"Namespace": "Custom", "MetricName": f"Metric{i}",
-                   "Dimensions": [{"name": "Host", "value": "h" * 80}]},
-        "Period": 60, "Stat": "Sum"}} for i in range(200)]
+    metrics = [
+        {
+            "Id": f"m{i}",
+            "ReturnData": False,
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": "Custom",
+                    "MetricName": f"Metric{i}",
+                    "Dimensions": [{"name": "Host", "value": "h" * 80}],
+                },
+                "Period": 60,
+                "Stat": "Sum",
+            },
+        }
+        for i in range(200)
+    ]
     metrics.append({"Id": "e1", "Expression": "SUM(METRICS())", "ReturnData": True})
-    trigger = {"Metrics": metrics, "Period": 60, "EvaluationPeriods": 1, "Threshold": 1.0,
-               "ComparisonOperator": "GreaterThanThreshold"}
+    trigger = {
+        "Metrics": metrics,
+        "Period": 60,
+        "EvaluationPeriods": 1,
+        "Threshold": 1.0,
+        "ComparisonOperator": "GreaterThanThreshold",
+    }
     payload = notifier.alarm_message(json.loads(alarm_json("many", Trigger=trigger)))
     assert field(payload, "Trigger") == "SUM(METRICS()) &gt; 1 for 1 of 1 datapoints of 60 s"
     assert field(payload, "Metrics").endswith("…")
@@ -499,103 +614,242 @@ def test_block_count_never_exceeds_fifty(notifier):
 # Pure helpers
 # ---------------------------------------------------------------------------------------------
 
-CPU_TRIGGER = {"MetricName": "CPUUtilization", "Namespace": "AWS/EC2", "StatisticType": "Statistic",
-               "Statistic": "AVERAGE", "Unit": None, "Period": 60, "EvaluationPeriods": 1,
-               "DatapointsToAlarm": 1, "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-               "Threshold": 50.0}
+CPU_TRIGGER = {
+    "MetricName": "CPUUtilization",
+    "Namespace": "AWS/EC2",
+    "StatisticType": "Statistic",
+    "Statistic": "AVERAGE",
+    "Unit": None,
+    "Period": 60,
+    "EvaluationPeriods": 1,
+    "DatapointsToAlarm": 1,
+    "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+    "Threshold": 50.0,
+}
 
 
-@pytest.mark.parametrize("changes, words", [
-    ({}, "CPUUtilization Average ≥ 50 for 1 of 1 datapoints of 60 s"),
-    ({"ComparisonOperator": "GreaterThanThreshold"}, "CPUUtilization Average > 50 for 1 of 1 datapoints of 60 s"),
-    ({"ComparisonOperator": "LessThanThreshold", "Threshold": 0.25}, "CPUUtilization Average < 0.25 for 1 of 1 datapoints of 60 s"),
-    ({"ComparisonOperator": "LessThanOrEqualToThreshold"}, "CPUUtilization Average ≤ 50 for 1 of 1 datapoints of 60 s"),
-    ({"DatapointsToAlarm": 3, "EvaluationPeriods": 5, "Period": 300}, "CPUUtilization Average ≥ 50 for 3 of 5 datapoints of 300 s"),
-    ({"DatapointsToAlarm": None, "EvaluationPeriods": 2}, "CPUUtilization Average ≥ 50 for 2 of 2 datapoints of 60 s"),
-    ({"Statistic": "SAMPLE_COUNT"}, "CPUUtilization SampleCount ≥ 50 for 1 of 1 datapoints of 60 s"),
-    ({"Statistic": "MAXIMUM"}, "CPUUtilization Maximum ≥ 50 for 1 of 1 datapoints of 60 s"),
-    ({"StatisticType": "ExtendedStatistic", "Statistic": None, "ExtendedStatistic": "p99"},
-     "CPUUtilization p99 ≥ 50 for 1 of 1 datapoints of 60 s"),
-    ({"Unit": "Percent"}, "CPUUtilization Average ≥ 50 Percent for 1 of 1 datapoints of 60 s"),
-    ({"Threshold": 1234567.5}, "CPUUtilization Average ≥ 1234567.5 for 1 of 1 datapoints of 60 s"),
-    ({"EvaluationPeriods": None, "DatapointsToAlarm": None}, "CPUUtilization Average ≥ 50 over 60 s"),
-])
+@pytest.mark.parametrize(
+    "changes, words",
+    [
+        ({}, "CPUUtilization Average ≥ 50 for 1 of 1 datapoints of 60 s"),
+        (
+            {"ComparisonOperator": "GreaterThanThreshold"},
+            "CPUUtilization Average > 50 for 1 of 1 datapoints of 60 s",
+        ),
+        (
+            {"ComparisonOperator": "LessThanThreshold", "Threshold": 0.25},
+            "CPUUtilization Average < 0.25 for 1 of 1 datapoints of 60 s",
+        ),
+        (
+            {"ComparisonOperator": "LessThanOrEqualToThreshold"},
+            "CPUUtilization Average ≤ 50 for 1 of 1 datapoints of 60 s",
+        ),
+        (
+            {"DatapointsToAlarm": 3, "EvaluationPeriods": 5, "Period": 300},
+            "CPUUtilization Average ≥ 50 for 3 of 5 datapoints of 300 s",
+        ),
+        (
+            {"DatapointsToAlarm": None, "EvaluationPeriods": 2},
+            "CPUUtilization Average ≥ 50 for 2 of 2 datapoints of 60 s",
+        ),
+        (
+            {"Statistic": "SAMPLE_COUNT"},
+            "CPUUtilization SampleCount ≥ 50 for 1 of 1 datapoints of 60 s",
+        ),
+        ({"Statistic": "MAXIMUM"}, "CPUUtilization Maximum ≥ 50 for 1 of 1 datapoints of 60 s"),
+        (
+            {"StatisticType": "ExtendedStatistic", "Statistic": None, "ExtendedStatistic": "p99"},
+            "CPUUtilization p99 ≥ 50 for 1 of 1 datapoints of 60 s",
+        ),
+        (
+            {"Unit": "Percent"},
+            "CPUUtilization Average ≥ 50 Percent for 1 of 1 datapoints of 60 s",
+        ),
+        (
+            {"Threshold": 1234567.5},
+            "CPUUtilization Average ≥ 1234567.5 for 1 of 1 datapoints of 60 s",
+        ),
+        (
+            {"EvaluationPeriods": None, "DatapointsToAlarm": None},
+            "CPUUtilization Average ≥ 50 over 60 s",
+        ),
+    ],
+)
 def test_trigger_in_words(notifier, changes, words):
     assert notifier.trigger_in_words({**CPU_TRIGGER, **changes}) == words
 
 
 def test_trigger_in_words_metric_math_names_the_returned_expression(notifier):
-    trigger = {"Period": 60, "EvaluationPeriods": 1, "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-               "Threshold": 0.0, "Metrics": [
-                   {"Expression": "FILL(m1, 0)", "Id": "e1", "Label": "Expression1", "ReturnData": "True"},
-                   {"Id": "m1", "ReturnData": "False", "MetricStat": {"Metric": {
-                       "MetricName": "CallCount", "Namespace": "AWS/Usage"}, "Period": 60, "Stat": "Average"}}]}
-    assert notifier.trigger_in_words(trigger) == "Expression1 (FILL(m1, 0)) ≥ 0 for 1 of 1 datapoints of 60 s"
+    trigger = {
+        "Period": 60,
+        "EvaluationPeriods": 1,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "Threshold": 0.0,
+        "Metrics": [
+            {"Expression": "FILL(m1, 0)", "Id": "e1", "Label": "Expression1", "ReturnData": "True"},
+            {
+                "Id": "m1",
+                "ReturnData": "False",
+                "MetricStat": {
+                    "Metric": {"MetricName": "CallCount", "Namespace": "AWS/Usage"},
+                    "Period": 60,
+                    "Stat": "Average",
+                },
+            },
+        ],
+    }
+    assert (
+        notifier.trigger_in_words(trigger)
+        == "Expression1 (FILL(m1, 0)) ≥ 0 for 1 of 1 datapoints of 60 s"
+    )
 
 
 def test_trigger_period_comes_from_the_metric_when_the_trigger_has_none(notifier):
-    trigger = {"EvaluationPeriods": 2, "ComparisonOperator": "GreaterThanThreshold", "Threshold": 3,
-               "Metrics": [{"Id": "m1", "ReturnData": True, "MetricStat": {
-                   "Metric": {"MetricName": "Errors", "Namespace": "AWS/Lambda"}, "Period": 120, "Stat": "Sum"}}]}
+    trigger = {
+        "EvaluationPeriods": 2,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "Threshold": 3,
+        "Metrics": [
+            {
+                "Id": "m1",
+                "ReturnData": True,
+                "MetricStat": {
+                    "Metric": {"MetricName": "Errors", "Namespace": "AWS/Lambda"},
+                    "Period": 120,
+                    "Stat": "Sum",
+                },
+            }
+        ],
+    }
     assert notifier.trigger_in_words(trigger) == "Errors Sum > 3 for 2 of 2 datapoints of 120 s"
 
 
-@pytest.mark.parametrize("region, name, partition, link", [
-    ("ap-northeast-2", "mission-cpu-alarm", "",
-     "https://ap-northeast-2.console.aws.amazon.com/cloudwatch/home?region=ap-northeast-2#alarmsV2:alarm/mission-cpu-alarm"),
-    ("us-east-1", "web/prod high CPU", "",
-     "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#alarmsV2:alarm/web%2Fprod%20high%20CPU"),
-    ("ap-northeast-2", "CPU 경보", "",
-     "https://ap-northeast-2.console.aws.amazon.com/cloudwatch/home?region=ap-northeast-2#alarmsV2:alarm/CPU%20%EA%B2%BD%EB%B3%B4"),
-    ("eu-west-1", "a#b?c&d|e>f", "",
-     "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#alarmsV2:alarm/a%23b%3Fc%26d%7Ce%3Ef"),
-    ("cn-north-1", "x", "aws-cn", "https://console.amazonaws.cn/cloudwatch/home?region=cn-north-1#alarmsV2:alarm/x"),
-    ("us-gov-west-1", "x", "", "https://console.amazonaws-us-gov.com/cloudwatch/home?region=us-gov-west-1#alarmsV2:alarm/x"),
-])
+@pytest.mark.parametrize(
+    "region, name, partition, link",
+    [
+        (
+            "ap-northeast-2",
+            "mission-cpu-alarm",
+            "",
+            "https://ap-northeast-2.console.aws.amazon.com/cloudwatch/home?region=ap-northeast-2"
+            "#alarmsV2:alarm/mission-cpu-alarm",
+        ),
+        (
+            "us-east-1",
+            "web/prod high CPU",
+            "",
+            "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1"
+            "#alarmsV2:alarm/web%2Fprod%20high%20CPU",
+        ),
+        (
+            "ap-northeast-2",
+            "CPU 경보",
+            "",
+            "https://ap-northeast-2.console.aws.amazon.com/cloudwatch/home?region=ap-northeast-2"
+            "#alarmsV2:alarm/CPU%20%EA%B2%BD%EB%B3%B4",
+        ),
+        (
+            "eu-west-1",
+            "a#b?c&d|e>f",
+            "",
+            "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1"
+            "#alarmsV2:alarm/a%23b%3Fc%26d%7Ce%3Ef",
+        ),
+        (
+            "cn-north-1",
+            "x",
+            "aws-cn",
+            "https://console.amazonaws.cn/cloudwatch/home?region=cn-north-1#alarmsV2:alarm/x",
+        ),
+        (
+            "us-gov-west-1",
+            "x",
+            "",
+            "https://console.amazonaws-us-gov.com/cloudwatch/home?region=us-gov-west-1"
+            "#alarmsV2:alarm/x",
+        ),
+    ],
+)
 def test_console_link(notifier, region, name, partition, link):
     assert notifier.console_link(region, name, partition) == link
 
 
-@pytest.mark.parametrize("alarm, topic_arn, region", [
-    ({"AlarmArn": "arn:aws:cloudwatch:ap-northeast-2:1:alarm:x", "Region": "EU (Ireland)"}, None, "ap-northeast-2"),
-    ({"AlarmArn": "arn:aws:cloudwatch:REGION:ACCOUNT_NUMBER:alarm:EXAMPLE", "Region": "US East (N. Virginia)"}, None, "us-east-1"),
-    ({"Region": "Asia Pacific (Seoul)"}, None, "ap-northeast-2"),
-    ({"Region": "EU - Ireland"}, None, "eu-west-1"),
-    ({"Region": "EU (Ireland)"}, None, "eu-west-1"),
-    ({"Region": "Europe (Ireland)"}, None, "eu-west-1"),
-    ({"Region": "US - N. Virginia"}, None, "us-east-1"),
-    ({"Region": "US West (Oregon)"}, None, "us-west-2"),
-    ({"Region": "South America (São Paulo)"}, None, "sa-east-1"),
-    ({"Region": "Canada (Central)"}, None, "ca-central-1"),
-    ({"Region": "Mexico (Central)"}, None, "mx-central-1"),
-    ({"Region": "AWS GovCloud (US-West)"}, None, "us-gov-west-1"),
-    ({"Region": "Middle East (UAE)"}, None, "me-central-1"),
-    ({"Region": "ap-southeast-1"}, None, "ap-southeast-1"),
-    ({"Region": "Atlantis (Deep)"}, "arn:aws:sns:eu-west-3:000000000000:t", "eu-west-3"),
-    ({}, "arn:aws:sns:eu-west-1:000000000000:cloudwatch-alarms", "eu-west-1"),
-    ({"Region": "Atlantis (Deep)"}, None, None),
-    ({}, None, None),
-])
+@pytest.mark.parametrize(
+    "alarm, topic_arn, region",
+    [
+        (
+            {"AlarmArn": "arn:aws:cloudwatch:ap-northeast-2:1:alarm:x", "Region": "EU (Ireland)"},
+            None,
+            "ap-northeast-2",
+        ),
+        (
+            {
+                "AlarmArn": "arn:aws:cloudwatch:REGION:ACCOUNT_NUMBER:alarm:EXAMPLE",
+                "Region": "US East (N. Virginia)",
+            },
+            None,
+            "us-east-1",
+        ),
+        ({"Region": "Asia Pacific (Seoul)"}, None, "ap-northeast-2"),
+        ({"Region": "EU - Ireland"}, None, "eu-west-1"),
+        ({"Region": "EU (Ireland)"}, None, "eu-west-1"),
+        ({"Region": "Europe (Ireland)"}, None, "eu-west-1"),
+        ({"Region": "US - N. Virginia"}, None, "us-east-1"),
+        ({"Region": "US West (Oregon)"}, None, "us-west-2"),
+        ({"Region": "South America (São Paulo)"}, None, "sa-east-1"),
+        ({"Region": "Canada (Central)"}, None, "ca-central-1"),
+        ({"Region": "Mexico (Central)"}, None, "mx-central-1"),
+        ({"Region": "AWS GovCloud (US-West)"}, None, "us-gov-west-1"),
+        ({"Region": "Middle East (UAE)"}, None, "me-central-1"),
+        ({"Region": "ap-southeast-1"}, None, "ap-southeast-1"),
+        ({"Region": "Atlantis (Deep)"}, "arn:aws:sns:eu-west-3:000000000000:t", "eu-west-3"),
+        ({}, "arn:aws:sns:eu-west-1:000000000000:cloudwatch-alarms", "eu-west-1"),
+        ({"Region": "Atlantis (Deep)"}, None, None),
+        ({}, None, None),
+    ],
+)
 def test_alarm_region(notifier, alarm, topic_arn, region):
     assert notifier.alarm_region(alarm, topic_arn) == region
 
 
-@pytest.mark.parametrize("url, masked", [
-    ("https://hooks.slack.com/services/T0/B0/abcdefSECRET", "https://hooks.slack.com/services/T0/B0/••••"),
-    ("https://hooks.slack.com/services/T0/B0/abcdefSECRET/", "https://hooks.slack.com/services/T0/B0/••••"),
-    ("http://127.0.0.1:8443/services/T0/B0/abcdefSECRET?x=1", "http://127.0.0.1:8443/services/T0/B0/••••"),
-    ("https://user:pw@example.com/hook/abcdefSECRET", "https://example.com/hook/••••"),
-    ("https://example.com", "https://example.com"),
-])
+@pytest.mark.parametrize(
+    "url, masked",
+    [
+        (
+            "https://hooks.slack.com/services/T00000000/B00000000/abcdefSECRET",
+            "https://hooks.slack.com/services/T00000000/B00000000/••••",
+        ),
+        (
+            "https://hooks.slack.com/services/T00000000/B00000000/abcdefSECRET/",
+            "https://hooks.slack.com/services/T00000000/B00000000/••••",
+        ),
+        (
+            "http://127.0.0.1:8443/services/T0/B0/abcdefSECRET?x=1",
+            "http://127.0.0.1:8443/services/T0/B0/••••",
+        ),
+        ("https://user:pw@example.com/hook/abcdefSECRET", "https://example.com/hook/••••"),
+        ("https://example.com", "https://example.com"),
+    ],
+)
 def test_mask_url(notifier, url, masked):
     assert notifier.mask_url(url) == masked
     assert "SECRET" not in notifier.mask_url(url) and "pw" not in notifier.mask_url(url)
 
 
-@pytest.mark.parametrize("attempt, retry_after, delay", [
-    (1, None, 0.5), (2, None, 1.0), (3, None, 2.0), (4, None, 4.0), (5, None, 4.0), (9, None, 4.0),
-    (1, 7.0, 7.0), (3, 0.0, 0.0), (2, 30.0, 30.0),
-])
+@pytest.mark.parametrize(
+    "attempt, retry_after, delay",
+    [
+        (1, None, 0.5),
+        (2, None, 1.0),
+        (3, None, 2.0),
+        (4, None, 4.0),
+        (5, None, 4.0),
+        (9, None, 4.0),
+        (1, 7.0, 7.0),
+        (3, 0.0, 0.0),
+        (2, 30.0, 30.0),
+    ],
+)
 def test_retry_delay(notifier, attempt, retry_after, delay):
     assert notifier.retry_delay(attempt, retry_after) == delay
 
@@ -603,61 +857,104 @@ def test_retry_delay(notifier, attempt, retry_after, delay):
 NOW = datetime(2024, 5, 14, 6, 0, 0, tzinfo=timezone.utc)
 
 
-@pytest.mark.parametrize("header, seconds", [
-    ("3", 3.0), (" 2 ", 2.0), ("1.5", 1.5), ("-4", 0.0), ("0", 0.0),
-    (format_datetime(NOW + timedelta(seconds=10), usegmt=True), 10.0),
-    (format_datetime(NOW - timedelta(seconds=10), usegmt=True), 0.0),
-    (None, None), ("", None), ("soon", None), ("inf", None), ("nan", None),
-])
+@pytest.mark.parametrize(
+    "header, seconds",
+    [
+        ("3", 3.0),
+        (" 2 ", 2.0),
+        ("1.5", 1.5),
+        ("-4", 0.0),
+        ("0", 0.0),
+        (format_datetime(NOW + timedelta(seconds=10), usegmt=True), 10.0),
+        (format_datetime(NOW - timedelta(seconds=10), usegmt=True), 0.0),
+        (None, None),
+        ("", None),
+        ("soon", None),
+        ("inf", None),
+        ("nan", None),
+    ],
+)
 def test_parse_retry_after(notifier, header, seconds):
     assert notifier.parse_retry_after(header, now=NOW) == seconds
 
 
-@pytest.mark.parametrize("status, retryable", [
-    (429, True), (500, True), (502, True), (503, True), (504, True),
-    (400, False), (403, False), (404, False), (410, False), (301, False),
-])
+@pytest.mark.parametrize(
+    "status, retryable",
+    [
+        (429, True),
+        (500, True),
+        (502, True),
+        (503, True),
+        (504, True),
+        (400, False),
+        (403, False),
+        (404, False),
+        (410, False),
+        (301, False),
+    ],
+)
 def test_retryable_status(notifier, status, retryable):
     assert notifier.is_retryable_status(status) is retryable
 
 
-@pytest.mark.parametrize("text, limit, cut", [
-    ("short", 10, "short"),
-    ("abcdefghij", 5, "abcd…"),
-    ("ab &amp; cd", 6, "ab …"),    # "&amp;" would be halved: dropped whole
-    ("ab &amp; cd", 9, "ab &amp;…"),
-])
+@pytest.mark.parametrize(
+    "text, limit, cut",
+    [
+        ("short", 10, "short"),
+        ("abcdefghij", 5, "abcd…"),
+        ("ab &amp; cd", 6, "ab …"),  # "&amp;" would be halved: dropped whole
+        ("ab &amp; cd", 9, "ab &amp;…"),
+    ],
+)
 def test_truncate(notifier, text, limit, cut):
     assert notifier.truncate(text, limit) == cut
     assert len(notifier.truncate(text, limit)) <= limit
 
 
-@pytest.mark.parametrize("raw, escaped", [
-    ("a & b", "a &amp; b"), ("<!channel>", "&lt;!channel&gt;"), ("&lt;", "&amp;lt;"), ("plain", "plain"),
-])
+@pytest.mark.parametrize(
+    "raw, escaped",
+    [
+        ("a & b", "a &amp; b"),
+        ("<!channel>", "&lt;!channel&gt;"),
+        ("&lt;", "&amp;lt;"),
+        ("plain", "plain"),
+    ],
+)
 def test_escape(notifier, raw, escaped):
     assert notifier.escape(raw) == escaped
 
 
-@pytest.mark.parametrize("value, text", [
-    ("2017-01-12T16:30:42.236+0000", "2017-01-12 16:30:42 UTC"),
-    ("2024-05-14T08:12:41.020+0200", "2024-05-14 06:12:41 UTC"),
-    ("2024-05-14T06:12:41Z", "2024-05-14 06:12:41 UTC"),
-    ("yesterday", "yesterday"),
-])
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        ("2017-01-12T16:30:42.236+0000", "2017-01-12 16:30:42 UTC"),
+        ("2024-05-14T08:12:41.020+0200", "2024-05-14 06:12:41 UTC"),
+        ("2024-05-14T06:12:41Z", "2024-05-14 06:12:41 UTC"),
+        ("yesterday", "yesterday"),
+    ],
+)
 def test_format_time(notifier, value, text):
     assert notifier.format_time(value) == text
 
 
-@pytest.mark.parametrize("value, text", [(50.0, "50"), (1, "1"), (0.25, "0.25"), (None, "?"), ("7.0", "7")])
+@pytest.mark.parametrize(
+    "value, text", [(50.0, "50"), (1, "1"), (0.25, "0.25"), (None, "?"), ("7.0", "7")]
+)
 def test_format_number(notifier, value, text):
     assert notifier.format_number(value) == text
 
 
 def test_read_notifications_unwraps_sqs_records_carrying_sns(notifier):
-    envelope = {"Type": "Notification", "MessageId": uuid_for(1), "TopicArn": "arn:aws:sns:us-east-1:1:t",
-                "Subject": "s", "Message": alarm_json("from-sqs")}
-    event = {"Records": [{"messageId": "m-1", "body": json.dumps(envelope), "eventSource": "aws:sqs"}]}
+    envelope = {
+        "Type": "Notification",
+        "MessageId": uuid_for(1),
+        "TopicArn": "arn:aws:sns:us-east-1:1:t",
+        "Subject": "s",
+        "Message": alarm_json("from-sqs"),
+    }
+    event = {
+        "Records": [{"messageId": "m-1", "body": json.dumps(envelope), "eventSource": "aws:sqs"}]
+    }
     notification = next(notifier.read_notifications(event))
     assert notification.message_id == uuid_for(1)
     assert notification.alarm()["AlarmName"] == "from-sqs"
@@ -673,7 +970,9 @@ PAYLOAD = {"text": "hello", "attachments": [{"color": RED, "blocks": []}]}
 def test_delivery_200(notifier, slack):
     server = slack()
     clock = FakeInvocation()
-    delivery = notifier.post_to_slack(server.url, PAYLOAD, clock.get_remaining_time_in_millis, sleep=clock.sleep)
+    delivery = notifier.post_to_slack(
+        server.url, PAYLOAD, clock.get_remaining_time_in_millis, sleep=clock.sleep
+    )
     assert (delivery.ok, delivery.attempts, delivery.status) == (True, 1, 200)
     assert server.requests[0]["body"] == PAYLOAD
     assert server.requests[0]["path"] == f"/services/T000/B000/{SECRET}"
@@ -683,7 +982,9 @@ def test_delivery_200(notifier, slack):
 def test_delivery_429_honours_retry_after(notifier, slack):
     server = slack([(429, "rate_limited", {"Retry-After": "7"}), (200, "ok", {})])
     clock = FakeInvocation()
-    delivery = notifier.post_to_slack(server.url, PAYLOAD, clock.get_remaining_time_in_millis, sleep=clock.sleep)
+    delivery = notifier.post_to_slack(
+        server.url, PAYLOAD, clock.get_remaining_time_in_millis, sleep=clock.sleep
+    )
     assert (delivery.ok, delivery.attempts) == (True, 2)
     assert clock.sleeps == [7.0]
     assert len(server.requests) == 2
@@ -692,7 +993,9 @@ def test_delivery_429_honours_retry_after(notifier, slack):
 def test_delivery_5xx_backs_off_exponentially(notifier, slack):
     server = slack([(500, "rollup_error", {}), (503, "", {}), (502, "", {}), (200, "ok", {})])
     clock = FakeInvocation()
-    delivery = notifier.post_to_slack(server.url, PAYLOAD, clock.get_remaining_time_in_millis, sleep=clock.sleep)
+    delivery = notifier.post_to_slack(
+        server.url, PAYLOAD, clock.get_remaining_time_in_millis, sleep=clock.sleep
+    )
     assert (delivery.ok, delivery.attempts) == (True, 4)
     assert clock.sleeps == [0.5, 1.0, 2.0]
 
@@ -700,17 +1003,24 @@ def test_delivery_5xx_backs_off_exponentially(notifier, slack):
 def test_delivery_gives_up_after_max_attempts(notifier, slack):
     server = slack(lambda body: (500, "", {}))
     clock = FakeInvocation()
-    delivery = notifier.post_to_slack(server.url, PAYLOAD, clock.get_remaining_time_in_millis,
-                                      sleep=clock.sleep, max_attempts=3)
-    assert (delivery.ok, delivery.permanent, delivery.attempts, delivery.status) == (False, False, 3, 500)
+    delivery = notifier.post_to_slack(
+        server.url, PAYLOAD, clock.get_remaining_time_in_millis, sleep=clock.sleep, max_attempts=3
+    )
+    assert (delivery.ok, delivery.permanent, delivery.attempts, delivery.status) == (
+        False,
+        False,
+        3,
+        500,
+    )
     assert len(server.requests) == 3 and clock.sleeps == [0.5, 1.0]
 
 
 def test_delivery_timeout_is_retried(notifier, slack):
     server = slack(["hang", (200, "ok", {})])
     clock = FakeInvocation()
-    delivery = notifier.post_to_slack(server.url, PAYLOAD, clock.get_remaining_time_in_millis,
-                                      sleep=clock.sleep, timeout=0.3)
+    delivery = notifier.post_to_slack(
+        server.url, PAYLOAD, clock.get_remaining_time_in_millis, sleep=clock.sleep, timeout=0.3
+    )
     assert (delivery.ok, delivery.attempts) == (True, 2)
     assert clock.sleeps == [0.5]
 
@@ -721,21 +1031,35 @@ def test_delivery_network_error_is_retried_then_reported(notifier):
         port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}/services/T000/B000/{SECRET}"
     clock = FakeInvocation()
-    delivery = notifier.post_to_slack(url, PAYLOAD, clock.get_remaining_time_in_millis,
-                                      sleep=clock.sleep, max_attempts=3)
-    assert (delivery.ok, delivery.permanent, delivery.attempts, delivery.status) == (False, False, 3, None)
+    delivery = notifier.post_to_slack(
+        url, PAYLOAD, clock.get_remaining_time_in_millis, sleep=clock.sleep, max_attempts=3
+    )
+    assert (delivery.ok, delivery.permanent, delivery.attempts, delivery.status) == (
+        False,
+        False,
+        3,
+        None,
+    )
     assert "refused" in delivery.error.lower()
     assert clock.sleeps == [0.5, 1.0]
 
 
-@pytest.mark.parametrize("status, code", [
-    (400, "invalid_payload"), (400, "no_text"), (403, "invalid_token"), (404, "no_service"),
-    (410, "channel_is_archived"),
-])
+@pytest.mark.parametrize(
+    "status, code",
+    [
+        (400, "invalid_payload"),
+        (400, "no_text"),
+        (403, "invalid_token"),
+        (404, "no_service"),
+        (410, "channel_is_archived"),
+    ],
+)
 def test_delivery_permanent_4xx_is_not_retried(notifier, slack, status, code):
     server = slack([(status, code, {})])
     clock = FakeInvocation()
-    delivery = notifier.post_to_slack(server.url, PAYLOAD, clock.get_remaining_time_in_millis, sleep=clock.sleep)
+    delivery = notifier.post_to_slack(
+        server.url, PAYLOAD, clock.get_remaining_time_in_millis, sleep=clock.sleep
+    )
     assert (delivery.ok, delivery.permanent, delivery.attempts) == (False, True, 1)
     assert (delivery.status, delivery.slack_error) == (status, code)
     assert len(server.requests) == 1 and clock.sleeps == []
@@ -744,11 +1068,14 @@ def test_delivery_permanent_4xx_is_not_retried(notifier, slack, status, code):
 def test_backoff_never_outlives_the_invocation(notifier, slack):
     server = slack(lambda body: (503, "", {}))
     clock = FakeInvocation(remaining_ms=3_000)
-    delivery = notifier.post_to_slack(server.url, PAYLOAD, clock.get_remaining_time_in_millis,
-                                      sleep=clock.sleep, max_attempts=50)
+    delivery = notifier.post_to_slack(
+        server.url, PAYLOAD, clock.get_remaining_time_in_millis, sleep=clock.sleep, max_attempts=50
+    )
     assert not delivery.ok and not delivery.permanent
     assert clock.sleeps == [0.5, 1.0]  # a third wait (2 s) would leave no time for the attempt
-    assert clock.remaining_ms >= (notifier.TIME_RESERVE_SECONDS + notifier.MIN_ATTEMPT_SECONDS) * 1000
+    assert (
+        clock.remaining_ms >= (notifier.TIME_RESERVE_SECONDS + notifier.MIN_ATTEMPT_SECONDS) * 1000
+    )
     assert len(server.requests) == 3
     assert "not enough time" in delivery.error
 
@@ -756,7 +1083,9 @@ def test_backoff_never_outlives_the_invocation(notifier, slack):
 def test_retry_after_longer_than_the_time_left_is_not_waited_for(notifier, slack):
     server = slack([(429, "rate_limited", {"Retry-After": "30"})])
     clock = FakeInvocation(remaining_ms=10_000)
-    delivery = notifier.post_to_slack(server.url, PAYLOAD, clock.get_remaining_time_in_millis, sleep=clock.sleep)
+    delivery = notifier.post_to_slack(
+        server.url, PAYLOAD, clock.get_remaining_time_in_millis, sleep=clock.sleep
+    )
     assert (delivery.ok, delivery.attempts, delivery.status) == (False, 1, 429)
     assert clock.sleeps == []
 
@@ -764,7 +1093,9 @@ def test_retry_after_longer_than_the_time_left_is_not_waited_for(notifier, slack
 def test_no_attempt_without_time_left(notifier, slack):
     server = slack()
     clock = FakeInvocation(remaining_ms=200)
-    delivery = notifier.post_to_slack(server.url, PAYLOAD, clock.get_remaining_time_in_millis, sleep=clock.sleep)
+    delivery = notifier.post_to_slack(
+        server.url, PAYLOAD, clock.get_remaining_time_in_millis, sleep=clock.sleep
+    )
     assert (delivery.ok, delivery.attempts) == (False, 0)
     assert server.requests == []
 
@@ -774,20 +1105,35 @@ def test_no_attempt_without_time_left(notifier, slack):
 # ---------------------------------------------------------------------------------------------
 
 
-def test_every_record_is_tried_and_a_failure_raises_at_the_end(notifier, slack, monkeypatch, capsys):
-    server = slack(lambda body: (400, "invalid_payload", {}) if "broken" in body["text"] else (200, "ok", {}))
+def test_every_record_is_tried_and_a_failure_raises_at_the_end(
+    notifier, slack, monkeypatch, capsys
+):
+    server = slack(
+        lambda body: (400, "invalid_payload", {}) if "broken" in body["text"] else (200, "ok", {})
+    )
     monkeypatch.setenv("slackHookUrl", server.url)
-    event = {"Records": [sns_record(alarm_json("first"), uuid_for(1)),
-                         sns_record(alarm_json("broken"), uuid_for(2)),
-                         sns_record(alarm_json("third"), uuid_for(3))]}
+    event = {
+        "Records": [
+            sns_record(alarm_json("first"), uuid_for(1)),
+            sns_record(alarm_json("broken"), uuid_for(2)),
+            sns_record(alarm_json("third"), uuid_for(3)),
+        ]
+    }
 
     with pytest.raises(notifier.DeliveryError, match="1 of 3"):
         notifier.lambda_handler(event, FakeInvocation())
 
-    assert [r["body"]["text"].split(": ")[1].split(" in ")[0] for r in server.requests] == ["first", "broken", "third"]
+    assert [r["body"]["text"].split(": ")[1].split(" in ")[0] for r in server.requests] == [
+        "first",
+        "broken",
+        "third",
+    ]
     logs = notification_logs(capsys.readouterr().out)
     assert [(line["alarm"], line["outcome"]) for line in logs] == [
-        ("first", "delivered"), ("broken", "failed"), ("third", "delivered")]
+        ("first", "delivered"),
+        ("broken", "failed"),
+        ("third", "delivered"),
+    ]
     assert logs[1]["slack_error"] == "invalid_payload" and logs[1]["http_status"] == 400
     assert logs[1]["webhook"].endswith("/services/T000/B000/••••")
 
@@ -803,8 +1149,12 @@ def test_lambda_retry_posts_only_what_failed(notifier, slack, monkeypatch):
 
     server = slack(answer)
     monkeypatch.setenv("slackHookUrl", server.url)
-    event = {"Records": [sns_record(alarm_json("first"), uuid_for(1)),
-                         sns_record(alarm_json("second"), uuid_for(2))]}
+    event = {
+        "Records": [
+            sns_record(alarm_json("first"), uuid_for(1)),
+            sns_record(alarm_json("second"), uuid_for(2)),
+        ]
+    }
     with pytest.raises(notifier.DeliveryError):
         notifier.lambda_handler(event, FakeInvocation())
     assert len(server.requests) == 2
@@ -818,8 +1168,14 @@ def test_lambda_retry_posts_only_what_failed(notifier, slack, monkeypatch):
 def test_a_malformed_record_does_not_lose_the_others(notifier, slack, monkeypatch, capsys):
     server = slack()
     monkeypatch.setenv("slackHookUrl", server.url)
-    event = {"Records": ["not a record", {"Sns": {"Message": {"AlarmName": "dict-not-string", "NewStateValue": "OK"}}},
-                         sns_record("{broken json", uuid_for(7)), sns_record(alarm_json("fine"), uuid_for(8))]}
+    event = {
+        "Records": [
+            "not a record",
+            {"Sns": {"Message": {"AlarmName": "dict-not-string", "NewStateValue": "OK"}}},
+            sns_record("{broken json", uuid_for(7)),
+            sns_record(alarm_json("fine"), uuid_for(8)),
+        ]
+    }
 
     result = notifier.lambda_handler(event, FakeInvocation())
 
@@ -839,10 +1195,15 @@ def test_a_formatting_bug_still_delivers_the_raw_message(notifier, slack, monkey
         raise KeyError("bug")
 
     monkeypatch.setattr(notifier, "alarm_message", broken)
-    result = notifier.lambda_handler({"Records": [sns_record(alarm_json("x"), uuid_for(1))]}, FakeInvocation())
+    result = notifier.lambda_handler(
+        {"Records": [sns_record(alarm_json("x"), uuid_for(1))]}, FakeInvocation()
+    )
     assert result["delivered"] == 1
     assert '"AlarmName": "x"' in server.requests[0]["body"]["text"]
-    assert any(line["message"].startswith("formatting failed") for line in log_lines(capsys.readouterr().out))
+    assert any(
+        line["message"].startswith("formatting failed")
+        for line in log_lines(capsys.readouterr().out)
+    )
 
 
 def test_same_message_id_is_posted_once_per_environment(notifier, slack, monkeypatch, capsys):
@@ -853,9 +1214,17 @@ def test_same_message_id_is_posted_once_per_environment(notifier, slack, monkeyp
     first = notifier.lambda_handler(event, FakeInvocation())
     second = notifier.lambda_handler(event, FakeInvocation())
 
-    assert first["delivered"] == 1 and second == {"records": 1, "delivered": 0, "duplicate": 1, "failed": 0}
+    assert first["delivered"] == 1 and second == {
+        "records": 1,
+        "delivered": 0,
+        "duplicate": 1,
+        "failed": 0,
+    }
     assert len(server.requests) == 1
-    assert [line["outcome"] for line in notification_logs(capsys.readouterr().out)] == ["delivered", "duplicate"]
+    assert [line["outcome"] for line in notification_logs(capsys.readouterr().out)] == [
+        "delivered",
+        "duplicate",
+    ]
 
 
 def test_the_sample_events_made_up_id_is_never_suppressed(notifier, slack, monkeypatch):
@@ -874,7 +1243,9 @@ def test_remembered_ids_are_bounded(notifier, slack, monkeypatch):
     event = {"Records": [sns_record(alarm_json(f"a{i}"), uuid_for(i)) for i in range(5)]}
     notifier.lambda_handler(event, FakeInvocation())
     assert list(notifier._delivered_ids) == [uuid_for(2), uuid_for(3), uuid_for(4)]
-    notifier.lambda_handler({"Records": [event["Records"][0]]}, FakeInvocation())  # forgotten: sent again
+    notifier.lambda_handler(
+        {"Records": [event["Records"][0]]}, FakeInvocation()
+    )  # forgotten: sent again
     assert len(server.requests) == 6
 
 
@@ -898,7 +1269,12 @@ def test_rate_limit_in_the_handler_is_retried(notifier, slack, monkeypatch, caps
 def test_one_structured_log_line_per_record(notifier, slack, monkeypatch, capsys):
     server = slack()
     monkeypatch.setenv("slackHookUrl", server.url)
-    event = {"Records": [*load_event("metric_alarm_alarm.json")["Records"], *load_event("plain_text.json")["Records"]]}
+    event = {
+        "Records": [
+            *load_event("metric_alarm_alarm.json")["Records"],
+            *load_event("plain_text.json")["Records"],
+        ]
+    }
     notifier.lambda_handler(event, FakeInvocation())
 
     lines = notification_logs(capsys.readouterr().out)
@@ -908,7 +1284,11 @@ def test_one_structured_log_line_per_record(notifier, slack, monkeypatch, capsys
         assert isinstance(line["ms"], int) and line["ms"] >= 0
     assert lines[0]["message_id"] == "5f2c8a4e-1b7d-5e3f-9c60-2d4a8b1e7f03"
     assert (lines[0]["alarm"], lines[0]["state"], lines[0]["outcome"], lines[0]["attempts"]) == (
-        "mission-cpu-alarm", "ALARM", "delivered", 1)
+        "mission-cpu-alarm",
+        "ALARM",
+        "delivered",
+        1,
+    )
     assert (lines[1]["alarm"], lines[1]["state"]) == (None, None)
 
 
@@ -923,7 +1303,9 @@ def test_the_webhook_url_never_reaches_the_logs(notifier, slack, monkeypatch, ca
 
 
 def test_no_webhook_configured_fails_every_record_with_a_clear_message(notifier, capsys):
-    with pytest.raises(notifier.WebhookConfigError, match="kmsEncryptedHookUrl.*slackHookUrlParameter"):
+    with pytest.raises(
+        notifier.WebhookConfigError, match="kmsEncryptedHookUrl.*slackHookUrlParameter"
+    ):
         notifier.lambda_handler(load_event("seed_mission_slack_test.json"), FakeInvocation())
     lines = notification_logs(capsys.readouterr().out)
     assert [line["outcome"] for line in lines] == ["failed"]
@@ -939,7 +1321,12 @@ def test_event_without_records_is_one_message(notifier, slack, monkeypatch):
 
 
 def test_empty_records_do_nothing(notifier):
-    assert notifier.lambda_handler({"Records": []}, None) == {"records": 0, "delivered": 0, "duplicate": 0, "failed": 0}
+    assert notifier.lambda_handler({"Records": []}, None) == {
+        "records": 0,
+        "delivered": 0,
+        "duplicate": 0,
+        "failed": 0,
+    }
 
 
 def test_mention_and_channel_come_from_the_environment(notifier, slack, monkeypatch):

@@ -43,9 +43,18 @@ def load_notifier() -> Any:
 
 @pytest.fixture
 def notifier(monkeypatch: pytest.MonkeyPatch) -> Any:
-    for variable in ("kmsEncryptedHookUrl", "slackHookUrlParameter", "slackHookUrlSecret",
-                     "slackHookUrl", "slackChannel", "slackMention", "AWS_PROFILE",
-                     "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "SSL_CERT_FILE"):
+    for variable in (
+        "kmsEncryptedHookUrl",
+        "slackHookUrlParameter",
+        "slackHookUrlSecret",
+        "slackHookUrl",
+        "slackChannel",
+        "slackMention",
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_SESSION_TOKEN",
+        "SSL_CERT_FILE",
+    ):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -113,14 +122,19 @@ def test_kms_is_called_once_per_execution_environment(notifier, aws, monkeypatch
 
 def test_ciphertext_copied_with_line_breaks_still_works(notifier, aws, monkeypatch):
     ciphertext, _ = encrypt(HOOK, {"LambdaFunctionName": FUNCTION})
-    wrapped = "\n".join(ciphertext[i:i + 64] for i in range(0, len(ciphertext), 64))
+    wrapped = "\n".join(ciphertext[i : i + 64] for i in range(0, len(ciphertext), 64))
     monkeypatch.setenv("kmsEncryptedHookUrl", f"  {wrapped}\n")
     assert notifier.get_webhook_url() == f"https://{HOOK}"
 
 
-@pytest.mark.parametrize("context", [None, {"LambdaFunctionName": "another-function"}],
-                         ids=["no-context", "other-function"])
-def test_ciphertext_made_without_the_context_says_how_to_re_encrypt(notifier, aws, monkeypatch, context):
+@pytest.mark.parametrize(
+    "context",
+    [None, {"LambdaFunctionName": "another-function"}],
+    ids=["no-context", "other-function"],
+)
+def test_ciphertext_made_without_the_context_says_how_to_re_encrypt(
+    notifier, aws, monkeypatch, context
+):
     ciphertext, _ = encrypt(HOOK, context)
     monkeypatch.setenv("kmsEncryptedHookUrl", ciphertext)
     with pytest.raises(notifier.WebhookConfigError) as raised:
@@ -140,9 +154,16 @@ def test_access_denied_names_kms_decrypt_and_the_key(notifier, monkeypatch):
     iam = boto3.client("iam")
     iam.create_user(UserName="role-without-kms")
     access = iam.create_access_key(UserName="role-without-kms")["AccessKey"]
-    iam.put_user_policy(UserName="role-without-kms", PolicyName="logs-only", PolicyDocument=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}]}))
+    iam.put_user_policy(
+        UserName="role-without-kms",
+        PolicyName="logs-only",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}],
+            }
+        ),
+    )
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", access["AccessKeyId"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", access["SecretAccessKey"])
     monkeypatch.setenv("kmsEncryptedHookUrl", ciphertext)
@@ -159,20 +180,32 @@ def test_access_denied_names_kms_decrypt_and_the_key(notifier, monkeypatch):
 
 def test_access_denied_from_aws_quotes_the_key_arn(notifier):
     key_arn = "arn:aws:kms:ap-northeast-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-    error = ClientError({"Error": {"Code": "AccessDeniedException", "Message": (
-        "User: arn:aws:sts::123456789012:assumed-role/mission-lambda-role/mission-lambda is not "
-        f"authorized to perform: kms:Decrypt on resource: {key_arn} because no identity-based "
-        "policy allows the kms:Decrypt action")}}, "Decrypt")
+    error = ClientError(
+        {
+            "Error": {
+                "Code": "AccessDeniedException",
+                "Message": (
+                    "User: arn:aws:sts::123456789012:assumed-role/mission-lambda-role/"
+                    "mission-lambda is not authorized to perform: kms:Decrypt on resource: "
+                    f"{key_arn} because no identity-based policy allows the kms:Decrypt action"
+                ),
+            }
+        },
+        "Decrypt",
+    )
     message = notifier.explain_kms_error(error, FUNCTION, b"")
     assert f"allowing the action kms:Decrypt on the KMS key {key_arn}" in message
 
 
-@pytest.mark.parametrize("code, words", [
-    ("DisabledException", "disabled or pending deletion"),
-    ("KMSInvalidStateException", "disabled or pending deletion"),
-    ("NotFoundException", "does not exist"),
-    ("ThrottlingException", "ThrottlingException"),
-])
+@pytest.mark.parametrize(
+    "code, words",
+    [
+        ("DisabledException", "disabled or pending deletion"),
+        ("KMSInvalidStateException", "disabled or pending deletion"),
+        ("NotFoundException", "does not exist"),
+        ("ThrottlingException", "ThrottlingException"),
+    ],
+)
 def test_other_kms_errors_are_explained(notifier, code, words):
     error = ClientError({"Error": {"Code": code, "Message": "details"}}, "Decrypt")
     message = notifier.explain_kms_error(error, FUNCTION, b"")
@@ -189,12 +222,15 @@ def test_the_labs_placeholder_says_to_encrypt_first(notifier, monkeypatch, value
     assert "--encryption-context LambdaFunctionName=mission-lambda" in str(raised.value)
 
 
-@pytest.mark.parametrize("value, words", [
-    ("dGVzdA==", "not a KMS ciphertext"),  # base64, but far too short
-    ("not base64 at all!", "not a KMS ciphertext"),
-    (f"https://{HOOK}", "clear text"),
-    (HOOK, "clear text"),
-])
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        ("dGVzdA==", "not a KMS ciphertext"),  # base64, but far too short
+        ("not base64 at all!", "not a KMS ciphertext"),
+        (f"https://{HOOK}", "clear text"),
+        (HOOK, "clear text"),
+    ],
+)
 def test_values_that_are_not_ciphertexts(notifier, monkeypatch, value, words):
     forbid_aws(notifier, monkeypatch)
     monkeypatch.setenv("kmsEncryptedHookUrl", value)
@@ -213,8 +249,10 @@ def test_without_the_function_name_there_is_no_encryption_context(notifier, monk
 
 def test_a_failure_is_not_cached(notifier, monkeypatch):
     """After the learner attaches the kms:Decrypt policy, the next invocation must succeed."""
-    answers = [ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "Decrypt"),
-               {"Plaintext": HOOK.encode()}]
+    answers = [
+        ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "Decrypt"),
+        {"Plaintext": HOOK.encode()},
+    ]
 
     class FlakyKms:
         def decrypt(self, **kwargs: Any) -> Any:
@@ -249,13 +287,21 @@ def test_missing_ssm_parameter_says_how_to_create_it(notifier, aws, monkeypatch)
     monkeypatch.setenv("slackHookUrlParameter", "/mission/nothing-here")
     with pytest.raises(notifier.WebhookConfigError, match="does not exist") as raised:
         notifier.get_webhook_url()
-    assert "aws ssm put-parameter --type SecureString --name /mission/nothing-here" in str(raised.value)
+    assert "aws ssm put-parameter --type SecureString --name /mission/nothing-here" in str(
+        raised.value
+    )
 
 
-@pytest.mark.parametrize("secret", [
-    f"https://{HOOK}", HOOK, json.dumps({"url": f"https://{HOOK}"}),
-    json.dumps({"slackHookUrl": HOOK, "note": "x"}), json.dumps({"anything": HOOK}),
-])
+@pytest.mark.parametrize(
+    "secret",
+    [
+        f"https://{HOOK}",
+        HOOK,
+        json.dumps({"url": f"https://{HOOK}"}),
+        json.dumps({"slackHookUrl": HOOK, "note": "x"}),
+        json.dumps({"anything": HOOK}),
+    ],
+)
 def test_secrets_manager(notifier, aws, monkeypatch, secret):
     boto3.client("secretsmanager").create_secret(Name="mission/slack", SecretString=secret)
     monkeypatch.setenv("slackHookUrlSecret", "mission/slack")
@@ -263,7 +309,9 @@ def test_secrets_manager(notifier, aws, monkeypatch, secret):
 
 
 def test_secret_json_without_a_url(notifier, aws, monkeypatch):
-    boto3.client("secretsmanager").create_secret(Name="mission/slack", SecretString='{"a": 1, "b": 2}')
+    boto3.client("secretsmanager").create_secret(
+        Name="mission/slack", SecretString='{"a": 1, "b": 2}'
+    )
     monkeypatch.setenv("slackHookUrlSecret", "mission/slack")
     with pytest.raises(notifier.WebhookConfigError, match="holds no webhook URL"):
         notifier.get_webhook_url()
@@ -308,14 +356,17 @@ def test_plain_url_warns_once_per_environment(notifier, monkeypatch, capsys):
     assert len(warnings) == 1
 
 
-@pytest.mark.parametrize("value, url", [
-    ("hooks.slack.com/services/T/B/x", "https://hooks.slack.com/services/T/B/x"),
-    ("https://hooks.slack.com/services/T/B/x", "https://hooks.slack.com/services/T/B/x"),
-    ("HTTPS://hooks.slack.com/services/T/B/x", "HTTPS://hooks.slack.com/services/T/B/x"),
-    ("http://127.0.0.1:8080/services/T/B/x", "http://127.0.0.1:8080/services/T/B/x"),
-    ("  hooks.slack.com/services/T/B/x\n", "https://hooks.slack.com/services/T/B/x"),
-    ("//hooks.slack.com/services/T/B/x", "https://hooks.slack.com/services/T/B/x"),
-])
+@pytest.mark.parametrize(
+    "value, url",
+    [
+        ("hooks.slack.com/services/T/B/x", "https://hooks.slack.com/services/T/B/x"),
+        ("https://hooks.slack.com/services/T/B/x", "https://hooks.slack.com/services/T/B/x"),
+        ("HTTPS://hooks.slack.com/services/T/B/x", "HTTPS://hooks.slack.com/services/T/B/x"),
+        ("http://127.0.0.1:8080/services/T/B/x", "http://127.0.0.1:8080/services/T/B/x"),
+        ("  hooks.slack.com/services/T/B/x\n", "https://hooks.slack.com/services/T/B/x"),
+        ("//hooks.slack.com/services/T/B/x", "https://hooks.slack.com/services/T/B/x"),
+    ],
+)
 def test_normalise_webhook_url(notifier, value, url):
     assert notifier.normalise_webhook_url(value) == url
 
@@ -355,7 +406,9 @@ def local_slack() -> Any:
         httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         if tls:
             httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
-        threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         servers.append(httpd)
         return f"127.0.0.1:{httpd.server_port}/services/T000/B000/LocalSecret", handler.received
 
@@ -378,7 +431,9 @@ def test_seed_event_with_kms_encrypted_webhook(notifier, aws, monkeypatch, local
     assert "Example alarm name" in received[0]["text"]
 
 
-def test_https_with_a_private_ca_trusted_through_ssl_cert_file(notifier, monkeypatch, local_slack, tmp_path):
+def test_https_with_a_private_ca_trusted_through_ssl_cert_file(
+    notifier, monkeypatch, local_slack, tmp_path
+):
     trustme = pytest.importorskip("trustme")
     ca = trustme.CA()
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -401,12 +456,15 @@ def test_https_with_a_private_ca_trusted_through_ssl_cert_file(notifier, monkeyp
     assert result["delivered"] == 1 and received[0]["text"] == "hello"
 
 
-def test_untrusted_certificate_is_permanent_and_names_ssl_cert_file(notifier, monkeypatch, local_slack):
+def test_untrusted_certificate_is_permanent_and_names_ssl_cert_file(
+    notifier, monkeypatch, local_slack
+):
     trustme = pytest.importorskip("trustme")
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     trustme.CA().issue_cert("127.0.0.1").configure_cert(tls)
     address, received = local_slack(tls)
-    delivery = notifier.post_to_slack(f"https://{address}", {"text": "x"}, lambda: 30_000,
-                                      sleep=lambda seconds: None)
+    delivery = notifier.post_to_slack(
+        f"https://{address}", {"text": "x"}, lambda: 30_000, sleep=lambda seconds: None
+    )
     assert (delivery.ok, delivery.permanent, delivery.attempts) == (False, True, 1)
     assert "SSL_CERT_FILE" in delivery.error
