@@ -59,6 +59,9 @@ def setup() -> None:
 def run(args: list[str]) -> int:
     env = dict(os.environ)
     env["PATH"] = str(BIN) + os.pathsep + env.get("PATH", "")
+    # Jupyter looks for kernels in the user's folders first; a "python3" kernel there could be
+    # another Python without labkit. Prefer this environment's own.
+    env["JUPYTER_PREFER_ENV_PATH"] = "1"
     env.pop("PYTHONHOME", None)
     return subprocess.run(args, cwd=ROOT, env=env).returncode
 
