@@ -22,7 +22,7 @@ from .errors import LabError
 from .local import cloud
 from .local import state as st
 from .display import Table
-from .names import Names, names_for, plan, standard_tags, tag_list
+from .names import Names, kms_tag_list, names_for, plan, standard_tags, tag_list
 from .webhook import SecretUrl, check_webhook_url
 
 # Variables this kernel gets for the local target, so `!aws ...` cells and plain
@@ -64,6 +64,11 @@ class Lab:
     def tag_list(self) -> list[dict[str, str]]:
         """The standard tags as ``[{"Key": ..., "Value": ...}]``."""
         return tag_list(self.tags)
+
+    @property
+    def kms_tag_list(self) -> list[dict[str, str]]:
+        """The standard tags in KMS's shape, ``[{"TagKey": ..., "TagValue": ...}]``."""
+        return kms_tag_list(self.tags)
 
     def client(self, service: str, **kwargs: Any) -> Any:
         """A boto3 client for *service* on the lab's target and region."""

@@ -58,6 +58,11 @@ def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"Key": key, "Value": value} for key, value in tags.items()]
 
 
+def kms_tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    """``{"k": "v"}`` in KMS's own ``[{"TagKey": "k", "TagValue": "v"}]`` shape."""
+    return [{"TagKey": key, "TagValue": value} for key, value in tags.items()]
+
+
 def plan(names: Names) -> list[tuple[str, str, str]]:
     """(notebook, what, name) for everything the lab creates, in the order it is created."""
     return [

@@ -7,7 +7,10 @@ share one definition.
 
 from __future__ import annotations
 
+import base64
+import json
 import ssl
+import urllib.parse
 import urllib.request
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -15,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .checks import CheckReport
 from .errors import LabError
+from .functions import HANDLER
 from .webhook import check_webhook_url
 
 if TYPE_CHECKING:
@@ -92,7 +96,151 @@ def _step_02(lab: Lab, report: CheckReport, message_id: str = "", received: Any 
                   "Run the publish and receive cells again.")
 
 
-STEPS: dict[str, Callable[..., None]] = {"00": _step_00, "01": _step_01, "02": _step_02}
+BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+
+
+def _statements(document: Any) -> list[dict]:
+    if isinstance(document, str):
+        document = json.loads(urllib.parse.unquote(document))
+    statements = document.get("Statement", [])
+    return statements if isinstance(statements, list) else [statements]
+
+
+def _as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _function(lab: Lab) -> dict | None:
+    lam = lab.client("lambda")
+    try:
+        return lam.get_function_configuration(FunctionName=lab.names.function)
+    except lam.exceptions.ResourceNotFoundException:
+        return None
+
+
+def _step_03(lab: Lab, report: CheckReport, invoke_answer: Any = None,
+             invoke_failure: Any = None, **_: Any) -> None:
+    iam, lam = lab.client("iam"), lab.client("lambda")
+    try:
+        role = iam.get_role(RoleName=lab.names.role)["Role"]
+    except iam.exceptions.NoSuchEntityException:
+        role = None
+    if report.expect(role is not None, f"Role {lab.names.role} exists",
+                     "Run the execution-role cell."):
+        trusted = any(s.get("Effect") == "Allow" and "lambda.amazonaws.com" in
+                      _as_list(s.get("Principal", {}).get("Service", []))
+                      for s in _statements(role["AssumeRolePolicyDocument"]))
+        report.expect(trusted, "Its trust policy lets Lambda assume it",
+                      "The trust policy needs Principal {'Service': 'lambda.amazonaws.com'}.")
+        attached = [p["PolicyArn"] for p in
+                    iam.list_attached_role_policies(RoleName=lab.names.role)["AttachedPolicies"]]
+        report.expect(BASIC_EXECUTION in attached, "AWSLambdaBasicExecutionRole is attached",
+                      "Run attach_role_policy with the basic execution policy's ARN.")
+    config = _function(lab)
+    if not report.expect(config is not None, f"Function {lab.names.function} exists",
+                         "Run the create_function cell."):
+        return
+    variables = config.get("Environment", {}).get("Variables", {})
+    report.expect(config["Runtime"].startswith("python3") and config["Handler"] == HANDLER
+                  and role is not None and config["Role"] == role["Arn"],
+                  "It runs the notifier's handler on Python with the execution role",
+                  "Re-run the create_function cell; it updates the configuration.")
+    report.expect(variables.get("slackChannel") == lab.config.slack_channel
+                  and "kmsEncryptedHookUrl" in variables,
+                  "Its variables hold slackChannel and kmsEncryptedHookUrl",
+                  "Pass Environment={'Variables': {...}} as in the create_function cell.")
+    topic = _topic_arn(lab)
+    subs = lab.client("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] if topic else []
+    report.expect(any(s["Protocol"] == "lambda" and s["Endpoint"] == config["FunctionArn"]
+                      for s in subs), f"The function is subscribed to {lab.names.topic}",
+                  "Run the SNS trigger cell (and notebook 02 if the topic is missing).")
+    try:
+        policy = json.loads(lam.get_policy(FunctionName=lab.names.function)["Policy"])
+    except lam.exceptions.ResourceNotFoundException:
+        policy = {}
+    allowed = any(
+        s.get("Principal", {}).get("Service") == "sns.amazonaws.com"
+        and topic and topic in json.dumps(s.get("Condition", {}))
+        for s in _statements(policy)) if policy else False
+    report.expect(allowed, "SNS may invoke it, for this topic only",
+                  "Run add_permission with Principal='sns.amazonaws.com' and SourceArn=topic_arn.")
+    if invoke_answer is not None:
+        ran = bool(invoke_answer.get("FunctionError")) and "kmsEncryptedHookUrl" in str(
+            (invoke_failure or {}).get("errorMessage", ""))
+        report.expect(ran, "The function ran and explained that the webhook is still a "
+                      "placeholder", "Run the invoke cell.")
+
+
+def _step_04(lab: Lab, report: CheckReport, ciphertext: str = "", context_error: Any = None,
+             invoke_failure: Any = None, **_: Any) -> None:
+    kms = lab.client("kms")
+    try:
+        key = kms.describe_key(KeyId=lab.names.kms_alias)["KeyMetadata"]
+    except kms.exceptions.NotFoundException:
+        key = None
+    if not report.expect(key is not None and key["KeyState"] == "Enabled",
+                         f"Key {lab.names.kms_alias} exists and is enabled",
+                         "Run the create_key cell."):
+        return
+    config = _function(lab)
+    stored = (config or {}).get("Environment", {}).get("Variables", {}).get("kmsEncryptedHookUrl", "")
+    decrypted = ""
+    try:
+        decrypted = kms.decrypt(CiphertextBlob=base64.b64decode(stored), EncryptionContext={
+            "LambdaFunctionName": lab.names.function})["Plaintext"].decode()
+    except (ClientError, ValueError):
+        pass
+    report.expect(decrypted == lab.webhook().without_scheme,
+                  "The function's kmsEncryptedHookUrl decrypts, with its encryption context, "
+                  "to the webhook URL", "Run the encrypt cell, then the update cell.")
+    report.expect(context_error == "InvalidCiphertextException",
+                  "A ciphertext made without the encryption context does not decrypt with it",
+                  "Run the cell that encrypts without the context.")
+    if invoke_failure is not None:
+        message = str(invoke_failure.get("errorMessage", ""))
+        report.expect("kms:Decrypt" in message or not invoke_failure.get("errorType"),
+                      "The function reached KMS (denied until notebook 05 allows kms:Decrypt)",
+                      "Run the invoke cell and read its message.")
+
+
+def _step_05(lab: Lab, report: CheckReport, invoke_answer: Any = None, invoke_result: Any = None,
+             via_sns: Any = None, **_: Any) -> None:
+    iam, kms = lab.client("iam"), lab.client("kms")
+    policy_arn = f"arn:aws:iam::{lab.account}:policy/{lab.names.kms_policy}"
+    try:
+        policy = iam.get_policy(PolicyArn=policy_arn)["Policy"]
+        document = iam.get_policy_version(PolicyArn=policy_arn, VersionId=policy[
+            "DefaultVersionId"])["PolicyVersion"]["Document"]
+    except iam.exceptions.NoSuchEntityException:
+        document = None
+    if not report.expect(document is not None, f"Policy {lab.names.kms_policy} exists",
+                         "Run the create_policy cell."):
+        return
+    key_arn = kms.describe_key(KeyId=lab.names.kms_alias)["KeyMetadata"]["Arn"]
+    grants = [s for s in _statements(document) if s.get("Effect") == "Allow"
+              and "kms:Decrypt" in _as_list(s.get("Action", []))]
+    report.expect(bool(grants) and all(_as_list(s.get("Resource")) == [key_arn] for s in grants),
+                  "It allows kms:Decrypt on the lab's key only (its ARN, not '*')",
+                  "Set Resource to key_arn in the policy document.")
+    attached = [p["PolicyArn"] for p in
+                iam.list_attached_role_policies(RoleName=lab.names.role)["AttachedPolicies"]]
+    report.expect(policy_arn in attached, f"It is attached to {lab.names.role}",
+                  "Run attach_role_policy.")
+    if invoke_answer is not None:
+        delivered = isinstance(invoke_result, dict) and invoke_result.get("delivered", 0) >= 1
+        report.expect(not invoke_answer.get("FunctionError") and delivered,
+                      "The test event was delivered to Slack", "Run the invoke cell again.")
+    if lab.is_local:
+        report.expect(bool(via_sns), "A message published to the topic reached Slack",
+                      "Run the publish cell.")
+    events = lab.client("logs").filter_log_events(logGroupName=lab.names.log_group)["events"]
+    report.expect(any(e["message"].startswith("REPORT") for e in events),
+                  f"The function's runs are logged in {lab.names.log_group}",
+                  "Invoke the function, then look again.")
+
+
+STEPS: dict[str, Callable[..., None]] = {"00": _step_00, "01": _step_01, "02": _step_02,
+                                         "03": _step_03, "04": _step_04, "05": _step_05}
 
 
 def run_checks(lab: Lab, step: str, **facts: Any) -> CheckReport:

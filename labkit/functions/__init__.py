@@ -1,5 +1,10 @@
-"""Source files of the Lambda functions the lab deploys.
+"""The Lambda function the lab deploys, kept as one self-contained file.
 
-Each module here is self-contained (standard library and boto3 only) because it is zipped and
-uploaded on its own; none of them imports labkit.
+``slack_notifier.py`` imports only the standard library and boto3, so the file alone is the
+deployment package: zip it, and set the handler to :data:`HANDLER`.
 """
+
+from pathlib import Path
+
+SOURCE = Path(__file__).with_name("slack_notifier.py")
+HANDLER = "slack_notifier.lambda_handler"

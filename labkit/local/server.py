@@ -112,7 +112,11 @@ class LocalCloud:
     def aws_app(self) -> Callable:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-        moto_app = DomainDispatcherApplication(create_backend_app)
+        from . import authz
+
+        # Calls signed with a function's role credentials are checked against that role's
+        # policies; everything else (the learner's own calls) goes straight to moto.
+        moto_app = authz.wrap(DomainDispatcherApplication(create_backend_app))
 
         def app(environ: dict, start_response: Callable) -> Any:
             if environ.get("PATH_INFO", "").startswith("/labkit/"):
@@ -123,6 +127,10 @@ class LocalCloud:
 
     def control_app(self, environ: dict, start_response: Callable) -> Any:
         request = Request(environ)
+        if request.path.startswith("/labkit/iam/"):
+            from . import authz
+
+            return authz.control_app(environ, start_response)
         if request.path == "/labkit/status" and request.method == "GET":
             response = Response(json.dumps(self.status()), mimetype="application/json")
         elif request.path == "/labkit/shutdown" and request.method == "POST":
@@ -171,6 +179,7 @@ class LocalCloud:
         slack_app = make_slack_app(self.slack, rate_limit=self.rate_limit)
 
         aws = self._bind("aws", self.aws_app(), _moto_handler())
+        self.install_fidelity(f"http://{st.HOST}:{aws.server_port}", str(tls.ca_bundle))
         http = self._bind("slack_http", slack_app, MaskingRequestHandler)
         https = self._bind("slack_https", slack_app, MaskingRequestHandler, context)
         for server in self.servers:
@@ -185,6 +194,14 @@ class LocalCloud:
         st.write_state(self.home, self.state)
         return self.state
 
+    def install_fidelity(self, endpoint_url: str, ca_bundle: str) -> None:
+        """Patch moto where it falls short of what the lab needs (see each module)."""
+        from . import kms_fidelity, runtime
+
+        kms_fidelity.install()
+        self.runtime = runtime.install(endpoint_url=endpoint_url, ca_bundle=ca_bundle,
+                                       home=self.home)
+
     def stop(self) -> None:
         if self.stopping.is_set():
             return
@@ -192,6 +209,9 @@ class LocalCloud:
         st.remove_state(self.home, pid=os.getpid())
         for server in self.servers:
             server.shutdown()
+        runtime = getattr(self, "runtime", None)
+        if runtime is not None:
+            runtime.shutdown()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -212,6 +232,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     home = (args.home or st.labkit_home()).expanduser()
+    # AWS-managed policies (AWSLambdaBasicExecutionRole, ...) can then be attached by name.
+    os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     home.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 

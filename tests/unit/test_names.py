@@ -1,6 +1,6 @@
 import pytest
 
-from labkit.names import names_for, plan, standard_tags, tag_list
+from labkit.names import kms_tag_list, names_for, plan, standard_tags, tag_list
 
 
 def test_defaults_are_the_source_labs_names():
@@ -44,6 +44,7 @@ def test_standard_tags():
                                     "ManagedBy": "labkit"}
     assert standard_tags("")["Student"] == "default"
     assert tag_list({"a": "1"}) == [{"Key": "a", "Value": "1"}]
+    assert kms_tag_list({"a": "1"}) == [{"TagKey": "a", "TagValue": "1"}]
 
 
 def test_plan_names_every_resource_with_its_notebook():
