@@ -196,11 +196,12 @@ class LocalCloud:
 
     def install_fidelity(self, endpoint_url: str, ca_bundle: str) -> None:
         """Patch moto where it falls short of what the lab needs (see each module)."""
-        from . import kms_fidelity, runtime
+        from . import alarms, kms_fidelity, runtime
 
         kms_fidelity.install()
         self.runtime = runtime.install(endpoint_url=endpoint_url, ca_bundle=ca_bundle,
                                        home=self.home)
+        self.alarms = alarms.install()
 
     def stop(self) -> None:
         if self.stopping.is_set():
@@ -209,9 +210,9 @@ class LocalCloud:
         st.remove_state(self.home, pid=os.getpid())
         for server in self.servers:
             server.shutdown()
-        runtime = getattr(self, "runtime", None)
-        if runtime is not None:
-            runtime.shutdown()
+        for service in (getattr(self, "alarms", None), getattr(self, "runtime", None)):
+            if service is not None:
+                service.shutdown()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

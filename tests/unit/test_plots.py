@@ -1,0 +1,30 @@
+import json
+from datetime import datetime, timedelta, timezone
+
+from labkit.plots import plot_alarm, transitions
+
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def item(kind, seconds, old, new):
+    data = {"version": "1.0", "oldState": {"stateValue": old}, "newState": {"stateValue": new}}
+    return {"HistoryItemType": kind, "Timestamp": T0 + timedelta(seconds=seconds),
+            "HistoryData": json.dumps(data)}
+
+
+def test_transitions_keep_state_updates_in_time_order():
+    history = [item("StateUpdate", 40, "ALARM", "OK"), item("ConfigurationUpdate", 0, "x", "y"),
+               item("StateUpdate", 20, "INSUFFICIENT_DATA", "ALARM"),
+               {"HistoryItemType": "Action", "Timestamp": T0, "HistoryData": "{}"}]
+    assert transitions(history) == [(T0 + timedelta(seconds=20), "INSUFFICIENT_DATA", "ALARM"),
+                                    (T0 + timedelta(seconds=40), "ALARM", "OK")]
+
+
+def test_plot_draws_samples_threshold_and_changes():
+    samples = [(T0 + timedelta(seconds=s), v) for s, v in [(0, 5), (10, 97), (20, 99), (30, 4)]]
+    figure = plot_alarm(samples, 50.0, [(T0 + timedelta(seconds=15), "OK", "ALARM")])
+    axes = figure.axes[0]
+    line = axes.lines[0]
+    assert list(line.get_ydata()) == [5, 97, 99, 4]
+    assert any(list(l.get_ydata()) == [50.0, 50.0] for l in axes.lines)
+    assert [t.get_text() for t in axes.texts] == ["ALARM"]
