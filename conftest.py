@@ -22,6 +22,8 @@ def pytest_configure(config) -> None:  # noqa: ANN001
         return
     _home = Path(tempfile.mkdtemp(prefix="labkit-test-home-"))
     os.environ["LABKIT_HOME"] = str(_home)
+    # The notebooks under nbval run without a front end: labkit prints instead of widgets.
+    os.environ["LABKIT_BATCH"] = "1"
     # The learner's real AWS settings must not leak into tests of the local target.
     for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
         os.environ.pop(key, None)

@@ -514,6 +514,8 @@ def run_notebooks(notebooks: list[Path], parameters: dict[str, Any], out_dir: Pa
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     notebooks = [Path(p).resolve() for p in notebooks]
+    # Kernels inherit it: nothing renders widgets in a batch run, so labkit prints instead.
+    os.environ["LABKIT_BATCH"] = "1"
 
     results: list[NotebookResult] = []
     total = len(notebooks)

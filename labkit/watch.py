@@ -69,7 +69,7 @@ def _widget() -> Any:
         import ipywidgets
 
         shell = get_ipython()
-        # papermill and nbval run kernels without a front end that renders widgets.
+        # Batch runs (labkit run, the tests) have no front end that renders widgets.
         if shell is None or shell.__class__.__name__ != "ZMQInteractiveShell" or _batch():
             return None
         widget = ipywidgets.HTML()
@@ -82,4 +82,4 @@ def _widget() -> Any:
 def _batch() -> bool:
     import os
 
-    return bool(os.environ.get("PAPERMILL_EXECUTION") or os.environ.get("LABKIT_BATCH"))
+    return bool(os.environ.get("LABKIT_BATCH"))
