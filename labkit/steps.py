@@ -239,8 +239,44 @@ def _step_05(lab: Lab, report: CheckReport, invoke_answer: Any = None, invoke_re
                   "Invoke the function, then look again.")
 
 
+def _step_06(lab: Lab, report: CheckReport, fired: Any = None, recovered: Any = None,
+             alarm_message: Any = None, ok_message: Any = None, **_: Any) -> None:
+    cloudwatch = lab.client("cloudwatch")
+    alarms = cloudwatch.describe_alarms(AlarmNames=[lab.names.alarm])["MetricAlarms"]
+    if not report.expect(bool(alarms), f"Alarm {lab.names.alarm} exists",
+                         "Run the put_metric_alarm cell."):
+        return
+    alarm = alarms[0]
+    report.expect(alarm["Namespace"] == "AWS/EC2" and alarm["MetricName"] == "CPUUtilization"
+                  and alarm.get("Statistic") == "Average" and alarm["Threshold"] == 50.0
+                  and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+                  and alarm["EvaluationPeriods"] == 1,
+                  "It watches the Average CPUUtilization against 50 % (≥) over one period",
+                  "Re-run the put_metric_alarm cell as written.")
+    topic = _topic_arn(lab)
+    report.expect(topic is not None and topic in alarm.get("AlarmActions", [])
+                  and topic in alarm.get("OKActions", []),
+                  f"Its ALARM and OK actions notify {lab.names.topic}",
+                  "Pass AlarmActions=[topic_arn] and OKActions=[topic_arn].")
+    if fired is not None:
+        report.expect(fired.state == "ALARM", "The load drove it to ALARM",
+                      "Run the load cell again; it waits for the alarm.")
+    if recovered is not None:
+        report.expect(recovered.state == "OK", "It returned to OK after the load stopped",
+                      "Run the recovery cell again.")
+    if lab.is_local:
+        report.expect(alarm_message is not None and ok_message is not None,
+                      "Slack received the ALARM message and the recovery (OK) message",
+                      "Run the Slack cells; if nothing arrived, check notebooks 03-05.")
+    history = cloudwatch.describe_alarm_history(AlarmName=lab.names.alarm,
+                                                HistoryItemType="StateUpdate")["AlarmHistoryItems"]
+    report.expect(len(history) >= 2, "Its history records the state changes",
+                  "Run the load and recovery cells.")
+
+
 STEPS: dict[str, Callable[..., None]] = {"00": _step_00, "01": _step_01, "02": _step_02,
-                                         "03": _step_03, "04": _step_04, "05": _step_05}
+                                         "03": _step_03, "04": _step_04, "05": _step_05,
+                                         "06": _step_06}
 
 
 def run_checks(lab: Lab, step: str, **facts: Any) -> CheckReport:
