@@ -176,7 +176,7 @@ def role_policies(role_arn: str) -> list[str]:
     role = _find_role(role_arn)
     if role is None:
         return []
-    documents = [document for document in role.policies.values()]
+    documents: list[str] = list(role.policies.values())
     for policy in list(role.managed_policies.values()):
         document = _default_document(policy)
         if document:

@@ -3,6 +3,8 @@
 ``install()`` wraps a few methods of ``moto.kms.models.KmsBackend`` and
 ``moto.kms.responses.KmsResponse`` (it never rewrites them), so that:
 
+* ``CreateKey`` without ``KeyUsage`` makes an ``ENCRYPT_DECRYPT`` key, as AWS does (moto left the
+  usage empty, so ``KeyUsage`` was missing from the key's metadata);
 * a disabled key refuses to encrypt or decrypt (``DisabledException``, "<key arn> is disabled.")
   and so does a key pending deletion (``KMSInvalidStateException``, "<key arn> is pending
   deletion."); moto lets both work. GenerateDataKey and ReEncrypt go through the same two methods;
@@ -39,7 +41,7 @@ MIN_PENDING_WINDOW_DAYS = 7
 MAX_PENDING_WINDOW_DAYS = 30
 
 # The methods install() wraps, by class.
-PATCHED_BACKEND_METHODS = ("encrypt", "decrypt", "disable_key", "enable_key",
+PATCHED_BACKEND_METHODS = ("create_key", "encrypt", "decrypt", "disable_key", "enable_key",
                            "cancel_key_deletion", "schedule_key_deletion")
 PATCHED_RESPONSE_METHODS = ("schedule_key_deletion", "cancel_key_deletion")
 
@@ -112,6 +114,14 @@ def _key_by_any_id(backend: KmsBackend, key_id: str) -> Key | None:
         target = backend.get_key_id_from_alias(alias_name)
         return backend.keys.get(target) if target else None
     return backend.keys.get(backend.get_key_id(key_id))
+
+
+def _wrap_create_key(original: Callable) -> Callable:
+    @functools.wraps(original)
+    def create_key(self: KmsBackend, policy: str | None, key_usage: str | None,
+                   *args: Any, **kwargs: Any) -> Key:
+        return original(self, policy, key_usage or "ENCRYPT_DECRYPT", *args, **kwargs)
+    return create_key
 
 
 def _wrap_encrypt(original: Callable) -> Callable:
@@ -197,6 +207,7 @@ def install() -> None:
     """Patch moto's KMS in this process (idempotent); raises RuntimeError if moto changed."""
     if not callable(getattr(kms_utils, "_deserialize_ciphertext_blob", None)):
         raise RuntimeError("moto.kms.utils._deserialize_ciphertext_blob moved: pin moto 5.2.x.")
+    _patch(KmsBackend, "create_key", _wrap_create_key)
     _patch(KmsBackend, "encrypt", _wrap_encrypt)
     _patch(KmsBackend, "decrypt", _wrap_decrypt)
     _patch(KmsBackend, "disable_key", lambda f: _wrap_key_state_change(

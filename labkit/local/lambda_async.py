@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 4  # async events run at most this many at once; the rest wait in line
 
-Runner = Callable[[Any, str, str], tuple[bool, str]]  # (function, event, request id) -> (ok, payload)
+# (function, event, request id) -> (ok, payload)
+Runner = Callable[[Any, str, str], tuple[bool, str]]
 Describer = Callable[[Any], tuple[FunctionSpec, AsyncSettings]]
 Sender = Callable[[FunctionSpec, str, str, Mapping[str, Any] | None, str], None]
 

@@ -88,7 +88,8 @@ def config_key(spec: FunctionSpec) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:24]
 
 
-def log_stream_name(version: str, now: datetime | None = None, instance_id: str | None = None) -> str:
+def log_stream_name(version: str, now: datetime | None = None,
+                    instance_id: str | None = None) -> str:
     """A log stream name as Lambda makes them: ``2024/05/14/[$LATEST]<32 hex digits>``."""
     now = now or datetime.now(timezone.utc)
     instance_id = instance_id or secrets.token_hex(16)

@@ -47,10 +47,12 @@ def billed_duration_ms(duration_ms: float, init_ms: float | None = None) -> int:
 def report_line(request_id: str, *, duration_ms: float, memory_mb: int, max_memory_mb: int,
                 init_ms: float | None = None, status: str | None = None,
                 error_type: str | None = None) -> str:
-    """The ``REPORT`` line; ``Init Duration`` only on a cold start, ``Status`` on a failure.
+    """The ``REPORT`` line, fields separated by tabs, for example::
 
-    >>> report_line("r1", duration_ms=12.3, memory_mb=128, max_memory_mb=45)
-    'REPORT RequestId: r1\\tDuration: 12.30 ms\\tBilled Duration: 13 ms\\tMemory Size: 128 MB\\tMax Memory Used: 45 MB'
+        REPORT RequestId: r1  Duration: 12.30 ms  Billed Duration: 13 ms  Memory Size: 128 MB
+        Max Memory Used: 45 MB  Init Duration: 210.55 ms
+
+    ``Init Duration`` only on a cold start; ``Status`` (and ``Error Type``) on a failure.
     """
     parts = [
         f"REPORT RequestId: {request_id}",

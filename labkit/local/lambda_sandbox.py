@@ -89,13 +89,24 @@ class ExecutionEnvironment:
     def start(self, limit_s: float = INIT_LIMIT_SECONDS) -> InitResult:
         """Start the process and run the INIT phase (import the handler's module)."""
         started = time.perf_counter()
-        self.process = subprocess.Popen(
-            # -I: isolated mode, so no PYTHON* variable, user site or current folder changes
-            # what the function imports; sys.executable: the same Python, with boto3, as Lambda.
-            [sys.executable, "-I", str(WORKER)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=self.environ, cwd=self.task_root, close_fds=True,
-        )
+
+        def elapsed_ms() -> float:
+            return (time.perf_counter() - started) * 1000
+
+        try:
+            self.process = subprocess.Popen(
+                # -I: isolated mode, so no PYTHON* variable, user site or current folder
+                # changes what the function imports; -X utf8: text files default to UTF-8 as
+                # on Lambda, whatever locales this machine has; sys.executable: the same
+                # Python as the local cloud's, so boto3 is there as on Lambda.
+                [sys.executable, "-I", "-X", "utf8", str(WORKER)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                env=self.environ, cwd=self.task_root, close_fds=True,
+            )
+        except OSError as exc:
+            error = {"errorMessage": f"Could not start the execution environment: {exc}",
+                     "errorType": "Runtime.ExitError"}
+            return InitResult(False, elapsed_ms(), [], error, "error")
         threading.Thread(target=self._read_frames, daemon=True,
                          name=f"lambda-out-{self.process.pid}").start()
         threading.Thread(target=self._read_stderr, daemon=True,
@@ -105,25 +116,24 @@ class ExecutionEnvironment:
         deadline = time.monotonic() + limit_s
         while True:
             left = deadline - time.monotonic()
-            elapsed_ms = (time.perf_counter() - started) * 1000
             if left <= 0:
                 self.kill()
-                return InitResult(False, elapsed_ms, lines, status="timeout")
+                return InitResult(False, elapsed_ms(), lines, status="timeout")
             try:
                 at, frame = self._frames.get(timeout=left)
             except queue.Empty:
                 continue
             if frame is None:
                 code = self._wait()
-                return InitResult(False, elapsed_ms, lines, exit_error("", code), "error")
+                return InitResult(False, elapsed_ms(), lines, exit_error("", code), "error")
             kind = frame.get("type")
             if kind == "log":
                 self._log(lines, at, frame)
             elif kind == "ready":
-                return InitResult(True, elapsed_ms, lines)
+                return InitResult(True, elapsed_ms(), lines)
             elif kind == "init_error":
                 self.kill()
-                return InitResult(False, elapsed_ms, lines, frame.get("error") or {}, "error")
+                return InitResult(False, elapsed_ms(), lines, frame.get("error") or {}, "error")
 
     def invoke(self, request_id: str, event_text: str, timeout_s: float,
                invoked_arn: str) -> Outcome:

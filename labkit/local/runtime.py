@@ -57,6 +57,7 @@ from .lambda_logs import (
     LogWriter,
     end_line,
     error_document,
+    iso_ms,
     log_tail,
     report_line,
     start_line,
@@ -73,7 +74,6 @@ DEFAULT_IDLE_SECONDS = 600.0
 # Lambda recycles environments after some hours; doing the same keeps role credentials fresh.
 MAX_ENVIRONMENT_AGE_SECONDS = 4 * 3600.0
 REAP_EVERY_SECONDS = 5.0
-ROLE_SESSION_SECONDS = 12 * 3600
 DLQ_ATTRIBUTE = "labkit_dead_letter_arn"  # where DeadLetterConfig is kept on moto's model
 
 
@@ -100,34 +100,22 @@ class Invocation:
 def role_credentials(account_id: str, role_arn: str, session_name: str) -> dict[str, str]:
     """Temporary credentials of an execution role (``AccessKeyId``, ``SecretAccessKey``, ...).
 
-    ``authz.issue_role_credentials`` issues them when it exists (so that calls made with them
-    are checked against the role's policies); until then moto's STS backend does.
+    ``authz`` issues them, so calls made with them are checked against the role's policies; it
+    refuses a role whose trust policy does not let Lambda assume it.
     """
     from . import authz
 
-    issue = getattr(authz, "issue_role_credentials", None)
-    if issue is not None:
-        return dict(issue(account_id, role_arn, session_name))
-    from moto.sts.models import sts_backends
-
-    role = sts_backends[account_id]["aws"].assume_role(
-        region_name="us-east-1", role_session_name=session_name, role_arn=role_arn,
-        policy="", duration=ROLE_SESSION_SECONDS, external_id="")
-    return {"AccessKeyId": role.access_key_id, "SecretAccessKey": role.secret_access_key,
-            "SessionToken": role.session_token}
+    return dict(authz.issue_role_credentials(account_id, role_arn, session_name))
 
 
 def logs_allowed(spec: FunctionSpec, stream: str) -> bool:
     """Whether the execution role may write the function's log (else Lambda writes nothing)."""
     from . import authz
 
-    is_allowed = getattr(authz, "is_allowed", None)
-    if is_allowed is None:
-        return True
     stream_arn = (f"arn:aws:logs:{spec.region}:{spec.account_id}:log-group:{spec.log_group}"
                   f":log-stream:{stream}")
     try:
-        return all(is_allowed(spec.role_arn, action, stream_arn)
+        return all(authz.is_allowed(spec.role_arn, action, stream_arn)
                    for action in ("logs:CreateLogStream", "logs:PutLogEvents"))
     except Exception:  # a broken policy check must not silence every log
         log.exception("could not check the log permissions of %s", spec.role_arn)
@@ -224,9 +212,15 @@ class Runtime:
             if not init.ok:
                 return self._init_failed(spec, env, init, request_id)
 
+        # Checked per invocation, as a policy attached meanwhile applies at once on AWS too.
+        env.writer.enabled = logs_allowed(spec, env.writer.stream)
         started = [(now_ms(), start_line(request_id, spec.version))]
         self._write_log(env, started)
-        outcome = env.invoke(request_id, event_text, spec.timeout, spec.arn)
+        try:
+            outcome = env.invoke(request_id, event_text, spec.timeout, spec.arn)
+        except BaseException:  # never leave a half-used environment in the pool
+            self.pool.discard(env)
+            raise
         closing: list[tuple[int, str]] = []
         if outcome.status == "timeout":
             closing.append((now_ms(), timeout_line(request_id, outcome.duration_ms / 1000,
@@ -261,8 +255,13 @@ class Runtime:
             return
         # moto signs the message the way it does for HTTP subscribers; the Lambda event
         # carries the same timestamp, signature and certificate URL.
-        signed = subscription.get_post_data(message, message_id, subject,
-                                            message_attributes=message_attributes)
+        try:
+            signed = subscription.get_post_data(message, message_id, subject,
+                                                message_attributes=message_attributes)
+        except Exception:  # an unsigned event beats a Publish that fails
+            log.exception("could not sign SNS message %s", message_id)
+            signed = {"Timestamp": iso_ms(now_ms()), "SignatureVersion": "1", "Signature": "",
+                      "SigningCertURL": ""}
         event = sns_lambda_event(
             message=message, message_id=message_id, topic_arn=subscription.topic.arn,
             subscription_arn=subscription.arn, subject=subject, timestamp=signed["Timestamp"],
@@ -276,6 +275,7 @@ class Runtime:
         self._stopping.set()
         self.async_invoker.shutdown()
         self.pool.close()
+        shutil.rmtree(self.code_dir, ignore_errors=True)  # the extracted packages
         if _installed is self:
             _installed = None
 

@@ -61,6 +61,18 @@ def state_of(kms, key_id) -> str:
     return kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"]
 
 
+def test_a_new_key_is_a_symmetric_encrypt_decrypt_key(kms):
+    metadata = new_key(kms)
+    assert metadata["KeyUsage"] == "ENCRYPT_DECRYPT"
+    assert metadata["KeySpec"] == "SYMMETRIC_DEFAULT"
+    assert metadata["EncryptionAlgorithms"] == ["SYMMETRIC_DEFAULT"]
+    assert "SigningAlgorithms" not in metadata
+    assert kms.describe_key(KeyId=metadata["KeyId"])["KeyMetadata"]["KeyUsage"] == \
+        "ENCRYPT_DECRYPT"
+    signing = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")["KeyMetadata"]
+    assert signing["KeyUsage"] == "SIGN_VERIFY"
+
+
 # -- encryption context -------------------------------------------------------------------------
 
 def test_wrong_or_missing_encryption_context_is_invalid_ciphertext(kms):
@@ -237,6 +249,8 @@ def test_moto_is_the_version_the_patch_was_written_for():
 
 
 @pytest.mark.parametrize("cls,name,parameters", [
+    (KmsBackend, "create_key", ["self", "policy", "key_usage", "key_spec", "description", "tags",
+                                "multi_region", "origin"]),
     (KmsBackend, "encrypt", ["self", "key_id", "plaintext", "encryption_context"]),
     (KmsBackend, "decrypt", ["self", "ciphertext_blob", "encryption_context", "key_id"]),
     (KmsBackend, "disable_key", ["self", "key_id"]),

@@ -36,7 +36,7 @@ TRUST = {"Version": "2012-10-17", "Statement": [{
 DELIVERY_POLICY = {"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Action": ["sqs:SendMessage", "sns:Publish"], "Resource": "*"}]}
 NOTIFIER = Path(__file__).resolve().parents[2] / "labkit" / "functions" / "slack_notifier.py"
-SEED_EVENT = Path(__file__).resolve().parents[1] / "fixtures" / "events" / "seed_mission_slack_test.json"
+SEED_EVENT = Path(__file__).resolve().parents[1] / "fixtures/events/seed_mission_slack_test.json"
 STREAM_NAME = re.compile(r"^\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}$")
 
 
@@ -66,8 +66,8 @@ class Lab:
         self.state, _, _ = cloud.up(home)
         self.session = boto3.session.Session(aws_access_key_id="testing",
                                              aws_secret_access_key="testing", region_name=REGION)
-        self.lam, self.iam, self.logs = self.client("lambda"), self.client("iam"), self.client("logs")
-        self.sns, self.sqs = self.client("sns"), self.client("sqs")
+        self.lam, self.iam = self.client("lambda"), self.client("iam")
+        self.logs, self.sns, self.sqs = self.client("logs"), self.client("sns"), self.client("sqs")
         self.role_arn = self.iam.create_role(
             RoleName="runtime-test-role", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
         self.iam.attach_role_policy(
@@ -230,7 +230,8 @@ def test_function_errors_come_back_unhandled_with_lambdas_error_document(lab):
     assert error["errorType"] == "KeyError" and error["errorMessage"] == "'cube'"
     assert re.fullmatch(r"[0-9a-f-]{36}", error["requestId"])
     assert len(error["stackTrace"]) == 1
-    assert re.match(r'  File ".*index\.py", line 5, in handler\n    return ACTIONS', error["stackTrace"][0])
+    assert re.match(r'  File ".*index\.py", line 5, in handler\n    return ACTIONS',
+                    error["stackTrace"][0])
     log = tail(answer)
     assert f"START RequestId: {error['requestId']} Version: $LATEST" in log
     assert "[ERROR] KeyError: 'cube'\nTraceback (most recent call last):" in log
@@ -512,6 +513,40 @@ def test_dry_run_validates_without_running(lab):
         lab.lam.invoke(FunctionName="no-such-function")
 
 
+def test_nothing_is_logged_when_the_role_may_not_write_logs(lab):
+    bare = lab.iam.create_role(RoleName="no-logs-role",
+                               AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
+    lab.lam.create_function(FunctionName="silent", Runtime="python3.11", Role=bare,
+                            Handler="index.handler", Code={"ZipFile": zipped(LOGGING)})
+    answer, result = lab.invoke("silent", LogType="Tail")
+    assert result == "ok" and "printed line one" in tail(answer)
+    assert lab.log_lines("silent") == []
+
+    lab.iam.attach_role_policy(
+        RoleName="no-logs-role",
+        PolicyArn="arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole")
+    lab.invoke("silent")  # same environment: the policy applies from now on
+    assert "printed line one" in lab.log_lines("silent")
+
+
+def test_payloads_that_are_not_json_are_refused(lab):
+    lab.deploy("strict", COUNTER)
+    with pytest.raises(lab.lam.exceptions.InvalidRequestContentException):
+        lab.lam.invoke(FunctionName="strict", Payload=b"{not json")
+    assert lab.log_lines("strict") == []
+
+
+def test_idle_environments_are_stopped_after_a_while(home, monkeypatch):
+    monkeypatch.setenv("LABKIT_LAMBDA_IDLE_SECONDS", "1")
+    lab = Lab(home)
+    lab.deploy("idle", COUNTER)
+    _, first = lab.invoke("idle")
+    poll(lambda: not psutil.pid_exists(first["pid"]) or
+         psutil.Process(first["pid"]).status() == psutil.STATUS_ZOMBIE)
+    answer, second = lab.invoke("idle", LogType="Tail")
+    assert second["count"] == 1 and "Init Duration:" in tail(answer)
+
+
 def test_environments_end_with_the_local_cloud(lab, home):
     lab.deploy("lingering", COUNTER)
     _, seen = lab.invoke("lingering")
@@ -529,7 +564,8 @@ def test_environments_exit_when_the_local_cloud_dies_abruptly(lab, tmp_path):
         lambda: lab.invoke("orphan", {"gate": str(gate)})), daemon=True).start()
     poll(lambda: any(line.startswith("START") for line in lab.log_lines("orphan")))
     server = psutil.Process(lab.state.pid)
-    workers = [p for p in server.children(recursive=True) if "lambda_worker" in " ".join(p.cmdline())]
+    workers = [p for p in server.children(recursive=True)
+               if "lambda_worker" in " ".join(p.cmdline())]
     assert workers  # one environment, busy in its handler
 
     server.kill()  # no shutdown code runs: the worker must notice by itself
