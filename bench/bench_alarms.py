@@ -135,7 +135,8 @@ class LocalCloud:
 
     def breach(self, instance: str, when: datetime) -> None:
         self.cw.put_metric_data(Namespace="AWS/EC2", MetricData=[{
-            "MetricName": "CPUUtilization", "Dimensions": [{"Name": "InstanceId", "Value": instance}],
+            "MetricName": "CPUUtilization",
+            "Dimensions": [{"Name": "InstanceId", "Value": instance}],
             "Timestamp": when, "Value": 97.0, "StorageResolution": 1}])
 
 

@@ -485,8 +485,8 @@ def state_reason(config: AlarmConfig, slots: Sequence[Slot], pattern: Sequence[b
         return (f"Threshold Crossed: {'no' if received == 0 else received} "
                 f"datapoint{'' if received == 1 else 's'} {was_were(received)} received for "
                 f"{plural(periods, 'period')}{fill_clause}.")
-    listed = ", ".join(f"{java_double(slots[i].value)} ({reason_time(slots[i].start)})"  # type: ignore[arg-type]
-                       for i in matching)
+    listed = ", ".join(f"{java_double(float(slots[i].value or 0.0))} "
+                       f"({reason_time(slots[i].start)})" for i in matching)
     k = len(matching)
     threshold = java_double(float(config.threshold))
     if config.datapoints_to_alarm is None:

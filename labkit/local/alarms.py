@@ -44,13 +44,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 
 from moto.cloudwatch.exceptions import CloudWatchException
-from moto.cloudwatch.models import Alarm, CloudWatchBackend, MetricAggregatedDatum, \
-    cloudwatch_backends
+from moto.cloudwatch.models import (Alarm, CloudWatchBackend, MetricAggregatedDatum,
+                                    MetricDatum, MetricDatumBase, cloudwatch_backends)
 from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import ActionResult
 
 from . import alarm_engine as engine
-from .alarm_engine import ALARM, INSUFFICIENT_DATA, AlarmConfig, Sample
+from .alarm_engine import INSUFFICIENT_DATA, AlarmConfig, Sample
 
 log = logging.getLogger(__name__)
 
@@ -425,7 +425,8 @@ def check_moto() -> None:
     for attribute in ALARM_ATTRIBUTES:
         if not re.search(rf"self\.{attribute}\b\s*[:=]", alarm_source):
             problems.append(f"Alarm.{attribute} is gone")
-    datum_source = inspect.getsource(inspect.getmodule(MetricAggregatedDatum))  # type: ignore[arg-type]
+    datum_source = inspect.getsource(MetricDatum) + inspect.getsource(MetricAggregatedDatum) \
+        + inspect.getsource(MetricDatumBase)
     for attribute in DATUM_ATTRIBUTES + ("value", "sample_count", "sum", "min", "max"):
         if not re.search(rf"self\.{attribute}\b\s*[:=]", datum_source):
             problems.append(f"metric datum attribute {attribute} is gone")
@@ -450,7 +451,7 @@ def patch_moto() -> None:
             setattr(CloudWatchBackend, name, wrapped)
         if not getattr(getattr(CloudWatchResponse, "describe_alarm_history", None), _MARK, False):
             setattr(describe_alarm_history, _MARK, True)
-            CloudWatchResponse.describe_alarm_history = describe_alarm_history  # type: ignore[attr-defined]
+            setattr(CloudWatchResponse, "describe_alarm_history", describe_alarm_history)
 
 
 # -- metric data, indexed ------------------------------------------------------------------------

@@ -94,7 +94,8 @@ class Cloud:
 
     def put_cpu(self, value: float, when: datetime, instance: str = INSTANCE) -> None:
         self.cw.put_metric_data(Namespace="AWS/EC2", MetricData=[{
-            "MetricName": "CPUUtilization", "Dimensions": [{"Name": "InstanceId", "Value": instance}],
+            "MetricName": "CPUUtilization",
+            "Dimensions": [{"Name": "InstanceId", "Value": instance}],
             "Timestamp": when, "Value": value, "Unit": "Percent", "StorageResolution": 1}])
 
     def history(self, name: str, **filters: Any) -> list[dict]:
@@ -320,8 +321,9 @@ def test_deleting_an_alarm_is_in_its_history(lab):
 
 # -- all the way to Slack ------------------------------------------------------------------------
 
-TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                  "Principal": {"Service": "lambda.amazonaws.com"}}]}
+TRUST = {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Action": "sts:AssumeRole",
+    "Principal": {"Service": "lambda.amazonaws.com"}}]}
 
 
 def zipped(source: str, filename: str) -> bytes:
