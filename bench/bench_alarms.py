@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    python bench/bench_alarms.py [--alarms 1000] [--runs 5] [--trials 5] [--no-slack]
+    python bench/bench_alarms.py [--alarms 1000] [--runs 5] [--trials 8] [--no-slack]
 
 It prints:
   * evaluation time for N alarms with the pure engine (alarm_engine.evaluate over in-memory
@@ -44,7 +44,8 @@ NOTIFIER = ROOT / "labkit" / "functions" / "slack_notifier.py"
 
 
 def median_ms(timings: list[float]) -> str:
-    return f"{statistics.median(timings) * 1000:.1f} ms (min {min(timings) * 1000:.1f})"
+    return (f"{statistics.median(timings) * 1000:.1f} ms "
+            f"(min {min(timings) * 1000:.1f}, max {max(timings) * 1000:.1f})")
 
 
 def bench_engine(count: int, runs: int) -> list[float]:
@@ -161,9 +162,9 @@ def bench_sqs_latency(lab: LocalCloud, trials: int, filling: bool) -> list[float
     for _ in range(trials):
         instance = f"i-{uuid.uuid4().hex[:8]}"
         lab.alarm(topic, instance)
-        if filling:
-            # Breaches come at any moment of a period, not just after the last notification.
-            time.sleep(pause.uniform(0, 10))
+        # Breaches come at any moment (of a tick, of a period), not just after the last
+        # notification, which arrived right after a tick.
+        time.sleep(pause.uniform(0, 10 if filling else 1))
         now = datetime.now(timezone.utc)
         began = time.perf_counter()
         lab.breach(instance, now if filling else now - timedelta(seconds=10))
@@ -205,10 +206,12 @@ def bench_slack_latency(lab: LocalCloud, trials: int) -> list[float]:
                                 params={"channel": "bench"}, timeout=10).json()["messages"])
 
     timings = []
+    pause = random.Random(7)
     for _ in range(trials):
         instance = f"i-{uuid.uuid4().hex[:8]}"
         lab.alarm(topic, instance)
         before = count()
+        time.sleep(pause.uniform(0, 1))
         began = time.perf_counter()
         lab.breach(instance, datetime.now(timezone.utc) - timedelta(seconds=10))
         wait_for(lambda: count() > before)
@@ -220,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--alarms", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("--no-slack", action="store_true")
     args = parser.parse_args(argv)
 
