@@ -18,15 +18,16 @@ def stored_output_cells(nb: nbformat.NotebookNode) -> list[int]:
 def keep_compared_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Drop every output and execution count except in cells tagged ``nbval-check-output``."""
     for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        keep = KEEP_TAG in cell.metadata.get("tags", [])
-        if not keep:
-            cell.outputs = []
-            cell.execution_count = None
         # papermill's per-cell timing would change the file on every run.
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
+        if not cell.metadata.get("tags", True):
+            del cell.metadata["tags"]
+        if cell.cell_type != "code":
+            continue
+        if KEEP_TAG not in cell.metadata.get("tags", []):
+            cell.outputs = []
+            cell.execution_count = None
     for key in ("papermill",):
         nb.metadata.pop(key, None)
     return nb
@@ -55,6 +56,7 @@ def refresh(notebooks_dir: Path) -> None:
 
     with tempfile.TemporaryDirectory() as home, tempfile.TemporaryDirectory() as out:
         os.environ["LABKIT_HOME"] = home
+        os.environ["LABKIT_BATCH"] = "1"  # printed progress, not widgets, in stored notebooks
         cloud.up(Path(home), rate_limit=False)
         try:
             for source in sorted(notebooks_dir.glob("[0-9][0-9]_*.ipynb")):

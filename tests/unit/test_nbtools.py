@@ -37,3 +37,10 @@ def test_every_notebook_has_parameters_and_ends_with_a_check(path):
     assert "parameters" in code[0].metadata.get("tags", [])
     assert "check" in code[-1].metadata.get("tags", [])
     assert "lab.check(" in code[-1].source
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_notebooks_carry_no_run_metadata(path):
+    nb = nbformat.read(path, as_version=4)
+    assert "papermill" not in nb.metadata
+    assert all("papermill" not in cell.metadata for cell in nb.cells)
