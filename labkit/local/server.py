@@ -75,6 +75,14 @@ def count_holdings() -> dict[str, int]:
     return counts
 
 
+class MaskingFilter(logging.Filter):
+    """Masks webhook secrets in every log record before it is written."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = mask_secrets(record.getMessage()), None
+        return True
+
+
 class MaskingRequestHandler(WSGIRequestHandler):
     """Request logging without webhook secrets (they sit in the request path)."""
 
@@ -237,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     home.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # Whatever a module logs (a function's stray output, an error quoting a URL) is masked.
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(MaskingFilter())
 
     lock = open(home / st.LOCK_FILE, "w")
     try:

@@ -607,7 +607,9 @@ def test_sns_to_the_lab_notifier_to_the_local_slack(lab):
     assert len(delivered) == 1
     posted = json.dumps(delivered[0])
     assert "Example alarm name" in posted and "ALARM" in posted
-    notes = [line for line in lab.log_lines("mission-lambda") if '"notification"' in line]
+    # The function logs its line after Slack answered: it may reach the log a moment later.
+    notes = poll(lambda: [line for line in lab.log_lines("mission-lambda")
+                          if '"notification"' in line])
     assert notes and json.loads(notes[0])["outcome"] == "delivered"
 
 

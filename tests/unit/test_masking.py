@@ -37,3 +37,22 @@ def test_find_webhook_urls_finds_every_one():
 def test_masking_is_idempotent():
     once = mask_secrets(REAL)
     assert mask_secrets(once) == once
+
+
+def test_the_local_clouds_log_filter_masks_every_record():
+    import io
+    import logging
+
+    from labkit.local.server import MaskingFilter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(MaskingFilter())
+    logger = logging.getLogger("labkit.test.masking")
+    logger.addHandler(handler)
+    try:
+        logger.warning("function output: %s", REAL)
+    finally:
+        logger.removeHandler(handler)
+    assert "XXXXXXXXXXXXXXXXXXXXXXXX" not in stream.getvalue()
+    assert "hooks.slack.com/services/T00000000/B00000000/••••" in stream.getvalue()
