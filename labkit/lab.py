@@ -37,8 +37,9 @@ class Lab:
     """One learner's lab on one target. Made by :func:`start`."""
 
     def __init__(self, config: LabConfig, target: Target, home: Path,
-                 state: st.CloudState | None, notes: list[str]) -> None:
+                 state: st.CloudState | None, notes: list[str], step: str = "") -> None:
         self.config = config
+        self.step = step
         self.target = target
         self.home = home
         self.state = state
@@ -140,6 +141,29 @@ class Lab:
                            "On target 'aws', look at your Slack channel instead.")
 
     # -- progress and checks -----------------------------------------------------------------
+    def catch_up(self, step: str | None = None) -> None:
+        """Run the notebooks before *step* (default: this notebook's) in batch, with this lab's
+        parameters, so this notebook can go on from a learner's broken or missing state."""
+        import subprocess
+        import sys
+
+        step = step or self.step
+        if not step:
+            raise LabError("catch_up() needs a step.", "Call lab.catch_up('05'), for example.")
+        command = [sys.executable, "-m", "labkit", "catch-up", step, "-q",
+                   "--target", self.config.target, "--region", self.config.region,
+                   "--slack-channel", self.config.slack_channel,
+                   "--webhook-env", self.config.webhook_env]
+        if self.config.student:
+            command += ["--student", self.config.student]
+        done = subprocess.run(command, capture_output=True, text=True)
+        print(done.stdout[-3000:])
+        if done.returncode != 0:
+            raise LabError(f"Catching up to step {step} failed.",
+                           "The table above names the notebook and cell: open it and run it "
+                           "by hand to see the details.")
+
+
     def check(self, step: str, **facts: Any) -> None:
         """Run the step's checks, show ✅/❌ per expectation, and raise if any failed."""
         from .checks import show_and_raise
@@ -211,9 +235,10 @@ def _point_kernel_at(state: st.CloudState | None, region: str) -> None:
 
 def start(target: str = "local", region: str = "ap-northeast-2", student: str = "",
           slack_channel: str = "project", webhook_env: str = "SLACK_WEBHOOK_URL",
-          **unused: Any) -> Lab:
+          step: str = "", **unused: Any) -> Lab:
     """Check the parameters, reach the target (starting the local cloud if needed), return a Lab.
 
+    *step* is the calling notebook's number ("03"): ``lab.catch_up()`` runs the ones before it.
     Extra keyword arguments are accepted and ignored, so a notebook can pass its whole
     parameters cell.
     """
@@ -237,10 +262,10 @@ def start(target: str = "local", region: str = "ap-northeast-2", student: str = 
             notes.append(
                 "The local cloud was restarted since you ran step(s) "
                 + ", ".join(lost) + ": it keeps everything in memory, so what they created is "
-                "gone. Re-run those notebooks in order before this one.")
+                "gone. Run lab.catch_up() (or `labkit catch-up NN`) to make them again.")
         _point_kernel_at(state, config.region)
         lab_target = Target("local", config.region, state.endpoint_url)
     else:
         _point_kernel_at(None, config.region)
         lab_target = Target("aws", config.region)
-    return Lab(config, lab_target, home, state, notes)
+    return Lab(config, lab_target, home, state, notes, step)

@@ -625,15 +625,8 @@ executed notebook): export it in a variable and pass the variable's name with
 """
 
 
-def register_cli(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``run`` sub-command to an argparse *subparsers* object.
-
-    The sub-command's ``func`` takes the parsed arguments and returns the exit code.
-    """
-    parser = subparsers.add_parser(
-        "run", help="execute the notebooks in order and summarise the checks",
-        description=_DESCRIPTION, epilog=_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_parameter_flags(parser: argparse.ArgumentParser) -> None:
+    """The notebook-parameter flags shared by ``labkit run`` and ``labkit catch-up``."""
     params = parser.add_argument_group("notebook parameters (default: each notebook's own)")
     # Defaults are None so that only what the user set is passed to the notebooks.
     params.add_argument("--target", choices=("local", "aws"),
@@ -647,6 +640,34 @@ def register_cli(subparsers: Any) -> argparse.ArgumentParser:
                              "(notebooks default to SLACK_WEBHOOK_URL)")
     params.add_argument("--params", metavar="FILE.yaml",
                         help="YAML file with parameters; flags override its values")
+
+
+def notebooks_before(root: Path, step: str) -> list[Path]:
+    """The notebooks that come before *step* (a number like ``05``): what catch-up runs."""
+    if not step.isdigit():
+        raise LabError(f"{step!r} is not a step number.", "Give the notebook's number, e.g. 05.")
+    return [p for p in default_notebooks(root) if int(p.name[:2]) < int(step)]
+
+
+def with_cleanup_last(notebooks: list[Path], root: Path) -> list[Path]:
+    """*notebooks* with the cleanup notebook moved (or added) to the end."""
+    cleanup = [p for p in default_notebooks(root) if "cleanup" in p.stem]
+    return [p for p in notebooks if p not in cleanup] + cleanup
+
+
+def register_cli(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``run`` and ``catch-up`` sub-commands to an argparse *subparsers* object.
+
+    The sub-command's ``func`` takes the parsed arguments and returns the exit code.
+    """
+    parser = subparsers.add_parser(
+        "run", help="execute the notebooks in order and summarise the checks",
+        description=_DESCRIPTION, epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_parameter_flags(parser)
+    parser.add_argument("--cleanup", choices=("always", "never"), default="never",
+                        help="'always': run the cleanup notebook last even after a failure, "
+                             "so nothing is left behind (default: never, i.e. only in order)")
     parser.add_argument("--only", nargs="+", metavar="NN",
                         help="run only these notebooks, by number (01) or name (sns_topic)")
     parser.add_argument("--out", metavar="DIR",
@@ -659,6 +680,22 @@ def register_cli(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="no progress display, only the summary")
     parser.set_defaults(func=run_command)
+
+    catch_up = subparsers.add_parser(
+        "catch-up", help="bring your resources to the state a step starts from",
+        description="Run the notebooks before STEP in batch, with the same parameters as "
+                    "`labkit run`, so that notebook STEP can be opened next: after skipping "
+                    "notebooks, breaking something, or a restart of the local cloud. Safe to "
+                    "repeat: every notebook only creates what is missing.",
+        epilog="example:\n  labkit catch-up 05 --student kim     make 00-04's resources, then "
+               "open 05", formatter_class=argparse.RawDescriptionHelpFormatter)
+    catch_up.add_argument("step", help="the notebook you want to open next, e.g. 05")
+    add_parameter_flags(catch_up)
+    catch_up.add_argument("--out", metavar="DIR",
+                          help="folder for the executed copies (default: runs/<timestamp>/)")
+    catch_up.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    catch_up.set_defaults(func=run_command, only=None, kernel=None, keep_going=False,
+                          cleanup="never")
     return parser
 
 
@@ -668,7 +705,12 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         parameters = parameters_from_args(args)
         root = find_project_root()
-        notebooks = default_notebooks(root, args.only)
+        if getattr(args, "step", None) is not None:
+            notebooks = notebooks_before(root, args.step)
+        else:
+            notebooks = default_notebooks(root, args.only)
+        if args.cleanup == "always":
+            notebooks = with_cleanup_last(notebooks, root)
     except LabError as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         return 2
@@ -683,9 +725,15 @@ def run_command(args: argparse.Namespace) -> int:
         out_dir = new_run_dir(root)
     interrupted = False
     try:
-        results = run_notebooks(notebooks, parameters, out_dir, kernel_name=args.kernel,
-                                progress=not args.quiet, stop_on_failure=not args.keep_going,
-                                console=console)
+        cleanup = [p for p in notebooks if "cleanup" in p.stem] if args.cleanup == "always" else []
+        results = run_notebooks([p for p in notebooks if p not in cleanup], parameters, out_dir,
+                                kernel_name=args.kernel, progress=not args.quiet,
+                                stop_on_failure=not args.keep_going, console=console)
+        if cleanup:
+            # Even after a failure: what the earlier notebooks made must not be left behind.
+            results += run_notebooks(cleanup, parameters, out_dir, kernel_name=args.kernel,
+                                     progress=not args.quiet, console=console)
+            write_summary_json(out_dir, results, parameters)
     except RunInterrupted as exc:
         results, interrupted = exc.results, True
 
