@@ -7,6 +7,7 @@ read from or written to the learner's AWS configuration by labkit.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,12 +28,48 @@ NO_CREDENTIALS_TODO = (
     "Or use target='local' to run without an account."
 )
 
+CREDENTIALS_REFUSED_TODO = (
+    "They may have expired: log in again (for example `aws sso login --profile NAME`), then "
+    "re-run this cell. If they work elsewhere, the region may be one your account has not "
+    "enabled (opt-in regions such as ap-east-1): enable it under Account → AWS Regions, or use "
+    "another region."
+)
+
 
 @dataclass(frozen=True)
 class Identity:
+    """Who the lab's calls run as: the account, the caller's ARN, and the region used."""
+
     account: str
     arn: str
     region: str
+
+
+def check_account(identity: Identity, expected: str) -> None:
+    """Refuse to go on when *expected* (an account id, or '' for any) is not the caller's account.
+
+    Pure apart from reading which profile and key variables are set, to say what to change.
+    """
+    if not expected or identity.account == expected:
+        return
+    profile = os.environ.get("AWS_PROFILE", "")
+    keys = ""
+    if os.environ.get("AWS_ACCESS_KEY_ID"):
+        source = "from the AWS_ACCESS_KEY_ID variable"
+        # boto3 takes keys from the environment before any profile.
+        keys = (" Unset AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN first: "
+                "they win over any profile.")
+    elif profile:
+        source = f"profile {profile!r}"
+    else:
+        source = "the default profile"
+    raise LabError(
+        f"These credentials ({source}) are for AWS account {identity.account} "
+        f"({identity.arn}), not {expected} as expected_account_id says. Nothing was created.",
+        f"Switch to the lab account's profile: `aws sso login --profile NAME` if it uses SSO, "
+        f"then set AWS_PROFILE=NAME (in a cell: `import os; os.environ['AWS_PROFILE'] = "
+        f"'NAME'`) and re-run this cell.{keys} If {identity.account} is the right account, "
+        f"set expected_account_id = '{identity.account}' instead.")
 
 
 class Target:
@@ -65,9 +102,8 @@ class Target:
             answer = self.client("sts").get_caller_identity()
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
-            raise LabError(f"AWS refused the credentials ({code}).",
-                           "They may have expired: log in again (for example "
-                           "`aws sso login`), then re-run this cell.") from exc
+            raise LabError(f"AWS refused the credentials ({code}) in {self.region}.",
+                           CREDENTIALS_REFUSED_TODO) from exc
         except BotoCoreError as exc:
             if self.name == "local":
                 raise LabError("The local cloud does not answer.",

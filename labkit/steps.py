@@ -274,9 +274,45 @@ def _step_06(lab: Lab, report: CheckReport, fired: Any = None, recovered: Any = 
                   "Run the load and recovery cells.")
 
 
+def _step_07(lab: Lab, report: CheckReport, leftovers: Any = None, scheduled: Any = None,
+             **_: Any) -> None:
+    from datetime import datetime, timezone
+
+    from .inventory import inventory
+
+    leftovers = inventory(lab) if leftovers is None else leftovers
+    extra = [x for x in leftovers if not x.expected]
+    report.expect(not extra, "Nothing tagged for you is left, apart from a KMS key pending "
+                  "deletion (tagging API, IAM and the function's log group)",
+                  "Still there: " + ", ".join(f"{x.kind} {x.name}" for x in extra)
+                  + ". Re-run the cells that delete them, then the inventory.")
+    kms = lab.client("kms")
+    try:
+        kms.describe_key(KeyId=lab.names.kms_alias)
+        alias_left = True
+    except kms.exceptions.NotFoundException:
+        alias_left = False
+    report.expect(not alias_left, f"The alias {lab.names.kms_alias} is deleted",
+                  "Run the delete_alias cell.")
+    keys = [x for x in leftovers if x.kind == "KMS key" and x.expected]
+    if not keys:
+        report.expect(not any(x.kind == "KMS key" for x in extra),
+                      "No KMS key of yours is left to schedule for deletion")
+        return
+    # The window shows in schedule_key_deletion's answer only; a key scheduled by an earlier
+    # run still counts while its deletion date is ahead.
+    answers = [a for a in (scheduled or []) if a]
+    windows_ok = all(a.get("PendingWindowInDays", 0) >= 7 for a in answers)
+    now = datetime.now(timezone.utc)
+    ahead = all(kms.describe_key(KeyId=x.name)["KeyMetadata"]["DeletionDate"] > now for x in keys)
+    report.expect(windows_ok and ahead, "The KMS key is pending deletion, with a waiting period "
+                  "of at least 7 days (it can still be cancelled until then)",
+                  "Run the schedule_key_deletion cell with PendingWindowInDays=7.")
+
+
 STEPS: dict[str, Callable[..., None]] = {"00": _step_00, "01": _step_01, "02": _step_02,
                                          "03": _step_03, "04": _step_04, "05": _step_05,
-                                         "06": _step_06}
+                                         "06": _step_06, "07": _step_07}
 
 
 def run_checks(lab: Lab, step: str, **facts: Any) -> CheckReport:

@@ -204,9 +204,10 @@ class LocalCloud:
 
     def install_fidelity(self, endpoint_url: str, ca_bundle: str) -> None:
         """Patch moto where it falls short of what the lab needs (see each module)."""
-        from . import alarms, kms_fidelity, runtime
+        from . import alarms, kms_fidelity, lambda_permissions, runtime
 
         kms_fidelity.install()
+        lambda_permissions.install()
         self.runtime = runtime.install(endpoint_url=endpoint_url, ca_bundle=ca_bundle,
                                        home=self.home)
         self.alarms = alarms.install()

@@ -90,3 +90,26 @@ def test_aws_target_webhook_comes_only_from_the_named_variable(home, monkeypatch
         lab.webhook()
     assert words in str(raised.value)
     assert "XXXXXXXXXXXX" not in str(raised.value)
+
+
+def test_a_statement_id_is_used_once_as_on_aws(home):
+    import io
+    import json as _json
+    import zipfile
+
+    lab = labkit.start()
+    iam, lam = lab.client("iam"), lab.client("lambda")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                     "Principal": {"Service": "lambda.amazonaws.com"}}]}
+    role = iam.create_role(RoleName="r", AssumeRolePolicyDocument=_json.dumps(trust))["Role"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("f.py", "def handler(event, context):\n    return 1\n")
+    lam.create_function(FunctionName="f", Runtime="python3.12", Role=role["Arn"],
+                        Handler="f.handler", Code={"ZipFile": code.getvalue()})
+    permission = dict(FunctionName="f", StatementId="sns", Action="lambda:InvokeFunction",
+                      Principal="sns.amazonaws.com")
+    lam.add_permission(**permission)
+    with pytest.raises(lam.exceptions.ResourceConflictException, match="already exists"):
+        lam.add_permission(**permission)
+    assert len(_json.loads(lam.get_policy(FunctionName="f")["Policy"])["Statement"]) == 1

@@ -1,0 +1,82 @@
+"""Every notebook runs twice in a row without errors or duplicates; catch-up restores a step."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+
+from labkit.local import cloud
+from labkit.runner import default_notebooks, run_notebooks
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def clients(home: Path):
+    state = cloud.find(home).state
+    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                    region_name="ap-northeast-2")
+    return state, (lambda name: session.client(name, endpoint_url=state.endpoint_url))
+
+
+def test_every_notebook_twice_in_a_row_leaves_one_of_each(home, tmp_path):
+    notebooks = [p for p in default_notebooks(ROOT) if "cleanup" not in p.stem]
+    doubled = [path for path in notebooks for _ in range(2)]
+    results = run_notebooks(doubled, {}, tmp_path / "run", progress=False)
+    failed = [(r.notebook, r.location, r.error) for r in results if r.status != "passed"]
+    assert failed == []
+    assert len(results) == 2 * len(notebooks)
+
+    state, client = clients(home)
+    sns, lam, iam, kms, cw, ec2 = (client(n) for n in ("sns", "lambda", "iam", "kms",
+                                                       "cloudwatch", "ec2"))
+    topics = [t["TopicArn"] for t in sns.list_topics()["Topics"]]
+    assert [t.rsplit(":", 1)[-1] for t in topics] == ["mission-sns"]
+    protocols = sorted(s["Protocol"] for s in
+                       sns.list_subscriptions_by_topic(TopicArn=topics[0])["Subscriptions"])
+    assert protocols == ["lambda", "sqs"]
+    assert [f["FunctionName"] for f in lam.list_functions()["Functions"]] == ["mission-lambda"]
+    policy = json.loads(lam.get_policy(FunctionName="mission-lambda")["Policy"])
+    assert len(policy["Statement"]) == 1
+    assert [r["RoleName"] for r in iam.list_roles()["Roles"]] == ["mission-lambda-role"]
+    assert [p["PolicyName"] for p in iam.list_policies(Scope="Local")["Policies"]] == [
+        "AwsLambdaKmsExcutionPolicy"]
+    assert len(kms.list_keys()["Keys"]) == 1
+    assert [a["AliasName"] for a in kms.list_aliases()["Aliases"]
+            if not a["AliasName"].startswith("alias/aws/")] == ["alias/mission-kms-key"]
+    assert [a["AlarmName"] for a in cw.describe_alarms()["MetricAlarms"]] == ["mission-cpu-alarm"]
+    running = [i for r in ec2.describe_instances(Filters=[
+        {"Name": "instance-state-name", "Values": ["running", "pending"]}])["Reservations"]
+        for i in r["Instances"]]
+    assert len(running) == 1
+    hooks = requests.get(state.endpoint_url + "/labkit/status", timeout=5).json()["slack"]
+    assert [w["channel"] for w in hooks["webhooks"]] == ["project"]
+
+
+def test_a_notebook_opened_first_works_after_catch_up(home, tmp_path):
+    env = dict(os.environ, LABKIT_HOME=str(home))
+    caught_up = subprocess.run([sys.executable, "-m", "labkit", "catch-up", "05", "-q",
+                                "--out", str(tmp_path / "catch-up")], cwd=ROOT, env=env,
+                               capture_output=True, text=True, timeout=900)
+    assert caught_up.returncode == 0, caught_up.stdout + caught_up.stderr
+    ran = sorted(p.name[:2] for p in (tmp_path / "catch-up").glob("*.ipynb"))
+    assert ran == ["00", "01", "02", "03", "04"]
+
+    notebook = [p for p in default_notebooks(ROOT) if p.name.startswith("05")]
+    (result,) = run_notebooks(notebook, {}, tmp_path / "run", progress=False)
+    assert (result.status, result.checks_failed) == ("passed", 0)
+
+
+def test_catch_up_refuses_a_step_that_is_not_a_number(home):
+    env = dict(os.environ, LABKIT_HOME=str(home))
+    done = subprocess.run([sys.executable, "-m", "labkit", "catch-up", "lambda"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "not a step number" in done.stdout + done.stderr
