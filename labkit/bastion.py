@@ -3,8 +3,10 @@
 local: labkit runs a small instance named ``bastion`` in the local cloud (this machine then plays
 it: :mod:`labkit.load` makes the load, :mod:`labkit.metric_agent` reports its CPU).
 
-aws: the learner's own instance is used. Nothing here creates anything on AWS; at most the
+aws: the learner's own instance is used by default, and nothing is created; at most the
 ``stress`` command is sent to the instance through SSM Run Command, if the instance is managed.
+Only when asked, :func:`launch_bastion` starts the smallest sensible instance, tagged as the lab's
+(billable while it runs; notebook 07 terminates it).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .errors import LabError
 from .load import stress_command
 
-# The smallest type that is sensible for a bastion (2 vCPUs, as `stress --cpu 2` expects).
+# The smallest type that is sensible for a bastion: 2 vCPUs, as `stress --cpu 2` expects, and
+# 1 GiB, enough for dnf to install stress-ng (the cheaper t4g.nano has 0.5 GiB). Free-tier
+# eligible on many accounts; x86_64, so it takes the AMI parameter below.
 INSTANCE_TYPE = "t3.micro"
 # AWS's public parameter naming the current Amazon Linux 2023 AMI; the local cloud knows it too.
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
@@ -40,10 +44,7 @@ def ensure_local_bastion(lab: Any) -> str:
                        "On target 'aws', pick your own instance: choose_bastion(lab, "
                        "instance_id='i-...').")
     ec2 = lab.client("ec2")
-    filters = [{"Name": "tag:Name", "Values": [lab.names.bastion]}]
-    filters += [{"Name": f"tag:{key}", "Values": [value]} for key, value in lab.tags.items()]
-    found = _instances(ec2, filters + [{"Name": "instance-state-name",
-                                        "Values": [*_LIVE_STATES, "stopping", "stopped"]}])
+    found = _our_instances(lab, ec2)
     live = [i for i in found if i["State"]["Name"] in _LIVE_STATES]
     if live:
         return _oldest(live)["InstanceId"]
@@ -52,11 +53,24 @@ def ensure_local_bastion(lab: Any) -> str:
         instance_id = _oldest(found)["InstanceId"]
         ec2.start_instances(InstanceIds=[instance_id])
         return instance_id
-    tags = [{"Key": "Name", "Value": lab.names.bastion}, *lab.tag_list]
     answer = ec2.run_instances(
         ImageId=_local_ami(lab), InstanceType=INSTANCE_TYPE, MinCount=1, MaxCount=1,
-        TagSpecifications=[{"ResourceType": "instance", "Tags": tags}])
+        TagSpecifications=_tag_specifications(lab, ("instance",)))
     return answer["Instances"][0]["InstanceId"]
+
+
+def _tag_specifications(lab: Any, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The lab's tags (and the bastion's Name) for each resource type in *kinds*."""
+    tags = [{"Key": "Name", "Value": lab.names.bastion}, *lab.tag_list]
+    return [{"ResourceType": kind, "Tags": tags} for kind in kinds]
+
+
+def _our_instances(lab: Any, ec2: Any) -> list[dict[str, Any]]:
+    """The lab's bastions (named and tagged as this learner's) that are not terminated."""
+    filters = [{"Name": "tag:Name", "Values": [lab.names.bastion]}]
+    filters += [{"Name": f"tag:{key}", "Values": [value]} for key, value in lab.tags.items()]
+    return _instances(ec2, filters + [{"Name": "instance-state-name",
+                                       "Values": [*_LIVE_STATES, "stopping", "stopped"]}])
 
 
 def _local_ami(lab: Any) -> str:
@@ -75,6 +89,74 @@ def _local_ami(lab: Any) -> str:
 
 
 # -- aws -------------------------------------------------------------------------------------
+def launch_bastion(lab: Any, subnet_id: str | None = None) -> str:
+    """The id of a bastion launched for the lab: only when the learner asks for one.
+
+    aws: a t3.micro with the current Amazon Linux 2023 (AWS's public SSM parameter), tagged as
+    the learner's, metadata service v2 only, in the default VPC (or *subnet_id*). It is billable
+    while it runs, which is printed; notebook 07 terminates it. Idempotent: a re-run returns
+    the bastion already launched (starting it again if it was stopped). Waits until it runs.
+    local: the same as :func:`ensure_local_bastion`.
+    """
+    if lab.is_local:
+        return ensure_local_bastion(lab)
+    ec2 = lab.client("ec2")
+    found = _our_instances(lab, ec2)
+    live = [i for i in found if i["State"]["Name"] in _LIVE_STATES]
+    if live:
+        instance_id = _oldest(live)["InstanceId"]
+        print(f"{lab.names.bastion} already runs: {instance_id} (billable while it runs; "
+              "notebook 07 terminates it).")
+    elif found:
+        instance = _oldest(found)
+        instance_id = instance["InstanceId"]
+        if instance["State"]["Name"] == "stopping":  # EC2 starts only a fully stopped instance
+            ec2.get_waiter("instance_stopped").wait(InstanceIds=[instance_id])
+        ec2.start_instances(InstanceIds=[instance_id])
+        print(f"Started {lab.names.bastion} {instance_id} again (billable while it runs; "
+              "notebook 07 terminates it).")
+    else:
+        instance_id = _run_bastion(lab, ec2, subnet_id)
+        print(f"💲 Launched {lab.names.bastion} {instance_id}: a {INSTANCE_TYPE} in "
+              f"{lab.region}, billed with its disk per second while it runs (a few cents for "
+              "this lab, unless your free tier covers it). Notebook 07 terminates it.")
+    ec2.get_waiter("instance_running").wait(InstanceIds=[instance_id],
+                                            WaiterConfig={"Delay": 5, "MaxAttempts": 60})
+    return instance_id
+
+
+def _run_bastion(lab: Any, ec2: Any, subnet_id: str | None) -> str:
+    """RunInstances for the bastion; a LabError naming the fix when the account cannot."""
+    try:
+        ami = lab.client("ssm").get_parameter(Name=AMI_PARAMETER)["Parameter"]["Value"]
+    except ClientError as exc:
+        raise LabError(f"Could not read the Amazon Linux 2023 image id from {AMI_PARAMETER} "
+                       f"({exc.response.get('Error', {}).get('Code', '')}).",
+                       "It needs the permission ssm:GetParameter on AWS's public parameters; "
+                       "or launch an instance in the EC2 console and set "
+                       "bastion_instance_id.") from exc
+    request: dict[str, Any] = dict(
+        ImageId=ami, InstanceType=INSTANCE_TYPE, MinCount=1, MaxCount=1,
+        # Instance metadata v2 only, as AWS recommends; Amazon Linux 2023 needs nothing else.
+        MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled"},
+        # Its disk is a billable resource too: tagged, so the cost shows as the lab's.
+        TagSpecifications=_tag_specifications(lab, ("instance", "volume")))
+    if subnet_id:
+        request["SubnetId"] = subnet_id
+    try:
+        answer = ec2.run_instances(**request)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("VPCIdNotSpecified", "MissingInput", "InvalidSubnetID.NotFound",
+                    "InvalidSubnet"):
+            raise LabError(f"EC2 needs a subnet for the bastion in {lab.region} ({code}).",
+                           "Your account has no default VPC there: pass "
+                           "launch_bastion(lab, subnet_id='subnet-...') with a subnet from the "
+                           "VPC console, or use your own instance (bastion_instance_id).") from exc
+        raise
+    return answer["Instances"][0]["InstanceId"]
+
+
 def find_instances(ec2: Any, ssm: Any | None = None) -> list[dict[str, Any]]:
     """The running instances of the region, oldest first, for the learner to choose from.
 
@@ -119,7 +201,9 @@ def choose_bastion(lab: Any, instance_id: str | None = None) -> str:
         raise LabError(
             f"There is no running EC2 instance in {lab.region}.",
             f"Launch one in the EC2 console (Amazon Linux 2023, {INSTANCE_TYPE}, named "
-            f"'{lab.names.bastion}'), or start the source lab's bastion, then re-run this cell.")
+            f"'{lab.names.bastion}'), or start the source lab's bastion, then re-run this cell. "
+            f"Or let the lab launch one: launch_bastion(lab) (billable while it runs; notebook "
+            f"07 terminates it).")
     listed = ", ".join(f"{i['InstanceId']} ({_name(i) or 'no name'})"
                        for i in sorted(running, key=_launch_key))
     raise LabError(

@@ -38,8 +38,8 @@ _TAKEN = {"EntityAlreadyExists", "ResourceConflictException", "AlreadyExistsExce
 # IAM, STS, SNS, SQS, Lambda, KMS, CloudWatch, Logs, SSM and EC2 all word denials this way.
 _NOT_AUTHORIZED = re.compile(
     r"(?:(?:User|Principal):\s*(?P<principal>arn:\S+)\s+)?"
-    r"is not authorized to perform:?\s*(?P<action>[A-Za-z0-9-]+:[A-Za-z0-9*]+)"
-    r"(?:\s+on resource:?\s*(?P<resource>arn:[^\s]+?))?"
+    r"(?:is\s+)?not authorized to perform:?\s*(?P<action>[A-Za-z0-9-]+:[A-Za-z0-9*]+)"
+    r"(?:\s+on (?:this resource|resource:?\s*(?P<resource>arn:\S+)))?"
     r"(?:\s+(?:because|with)\s+(?P<reason>[^.]*))?"
     r"(?:\.|\s|$)")
 _ENCODED = re.compile(r"Encoded authorization failure message:\s*\S+", re.I)
@@ -100,7 +100,7 @@ def _denied(operation: str, code: str, message: str) -> tuple[str, str]:
                 + LEFT_AS_IS)
     on = f" on {denial.resource}" if denial.resource else ""
     who = denial.principal or "your identity"
-    what = f"AWS denied {operation}: {who} may not {denial.action}{on}."
+    what = f"AWS denied {operation}: {who} does not have the permission {denial.action}{on}."
     reason = denial.reason.lower()
     if "explicit deny" in reason:
         where = ("a service control policy of your organization" if "service control" in reason

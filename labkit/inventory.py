@@ -14,7 +14,6 @@ its own service before it counts as left over.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -66,7 +65,8 @@ class Leftover:
 def describe_arn(arn: str) -> tuple[str, str]:
     """``(kind, name)`` of an ARN, e.g. ``("SNS topic", "mission-sns")``.
 
-    Unknown services or types give ``("<service> <type>", <rest>)``, so nothing is hidden.
+    Unknown services or types give ``("<service> <type>", <rest>)`` (or ``("<service>",
+    <resource>)`` when the ARN names no type), so nothing is hidden.
     """
     parts = arn.split(":", 5)
     if len(parts) < 6 or parts[0] != "arn":
@@ -78,7 +78,7 @@ def describe_arn(arn: str) -> tuple[str, str]:
             return KINDS[("sns", "subscription")], resource
         return KINDS[(service, "")], resource
     cut = min((i for i in (resource.find("/"), resource.find(":")) if i >= 0), default=-1)
-    kind, name = (resource[:cut], resource[cut + 1:]) if cut >= 0 else (resource, "")
+    kind, name = (resource[:cut], resource[cut + 1:]) if cut >= 0 else ("", resource)
     if service == "logs" and name.endswith(":*"):
         name = name[:-2]  # describe_log_groups adds ":*" to a group's ARN
     if service == "iam":
@@ -90,10 +90,10 @@ def describe_arn(arn: str) -> tuple[str, str]:
 
 
 def key_note(key: dict[str, Any]) -> str:
-    """The note for a KMS key's metadata: its state, with the day a scheduled deletion happens."""
+    """The note for a KMS key's metadata: its state, with the day a scheduled deletion happens
+    (in this machine's time zone, as boto3 gives dates and the notebook prints them)."""
     if key.get("KeyState") == "PendingDeletion" and key.get("DeletionDate"):
-        day = key["DeletionDate"].astimezone(dt.timezone.utc).date().isoformat()
-        return f"pending deletion on {day}"
+        return f"pending deletion on {key['DeletionDate'].astimezone():%Y-%m-%d}"
     return str(key.get("KeyState", "")).lower()
 
 

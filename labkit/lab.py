@@ -13,12 +13,12 @@ import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
-from . import progress
-from .aws import Target
+from . import consistency, progress
+from .aws import Target, check_account
 from .config import LabConfig
-from .errors import LabError
+from .errors import LabError, check_ours
 from .local import cloud
 from .local import state as st
 from .display import Table
@@ -31,6 +31,19 @@ _LOCAL_ENV_KEYS = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_K
                    "AWS_DEFAULT_REGION", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE",
                    "CURL_CA_BUNDLE")
 _saved_env: dict[str, str | None] = {}
+
+T = TypeVar("T")
+
+# What may cost money on target aws; everything else the lab makes stays, at its size, within
+# the monthly amounts AWS does not charge for (IAM itself is free). Kept qualitative on purpose:
+# prices vary by region and change; the checklist in docs/ points to the pricing pages.
+KMS_COST = ("the KMS key is billed: about USD 1 a month, prorated by the hour, until notebook "
+            "07 schedules its deletion")
+BASTION_COST = ("an EC2 instance is billed only if you launch one with launch_bastion(lab): "
+                "per second while it runs (a few cents for this lab, or free tier); notebook 07 "
+                "terminates it")
+FREE_AT_THIS_SIZE = ("at this size SNS, SQS, Lambda and CloudWatch stay within their free "
+                     "monthly amounts, and IAM is free")
 
 
 class Lab:
@@ -47,6 +60,16 @@ class Lab:
         self.names: Names = names_for(config.prefix)
         self.tags: dict[str, str] = standard_tags(config.student)
         self.identity = target.identity()
+        # How until_consistent() waits; tests replace it so that nothing really sleeps.
+        self._sleep: Callable[[float], None] = time.sleep
+        if target.name == "aws":
+            # Before anything is created: the wrong account stops here.
+            check_account(self.identity, config.expected_account_id)
+            if not config.expected_account_id:
+                self.notes.append(
+                    "expected_account_id is not set, so any account these credentials reach "
+                    f"would be used. Set expected_account_id = '{self.account}' in the "
+                    "parameters cell if this is the lab's account: any other is then refused.")
 
     # -- AWS ---------------------------------------------------------------------------------
     @property
@@ -74,6 +97,31 @@ class Lab:
     def client(self, service: str, **kwargs: Any) -> Any:
         """A boto3 client for *service* on the lab's target and region."""
         return self.target.client(service, **kwargs)
+
+    def until_consistent(self, call: Callable[[], T], *, retry_on: tuple[str, ...] = (),
+                         retry_if: Callable[[T], bool] | None = None, attempts: int = 10,
+                         delay: float = 2.0) -> T:
+        """``call()``, retried while AWS has not caught up with a change made a moment ago.
+
+        *retry_on*: error codes to retry, optionally with a piece of the message
+        (``"InvalidParameterValueException: cannot be assumed"``). *retry_if*: a test of the
+        result that says "not yet" (for an error returned in an invocation's payload). At most
+        *attempts* calls, *delay* seconds apart, one short line per wait. On the local target
+        the call runs once: the local cloud is consistent at once.
+        """
+        if self.is_local:
+            return call()
+        return consistency.until_consistent(call, retry_on=retry_on, retry_if=retry_if,
+                                            attempts=attempts, delay=delay, sleep=self._sleep)
+
+    def ensure_ours(self, kind: str, name: str, tags: Any) -> None:
+        """Raise a LabError unless the existing resource carries this learner's lab tags.
+
+        *kind* names it for the learner ("IAM role"); *tags* are its tags in any AWS shape
+        (dict, ``[{"Key", "Value"}]``, KMS's ``[{"TagKey", "TagValue"}]``, or None). Call it
+        when a create call finds the name taken, before changing the resource.
+        """
+        check_ours(kind, name, tags, self.tags)
 
     # -- Slack -------------------------------------------------------------------------------
     def webhook(self) -> SecretUrl:
@@ -181,26 +229,68 @@ class Lab:
         rows[0] = (rows[0][0], rows[0][1], "#" + self.config.slack_channel)
         return Table(("notebook", "creates", "name"), rows)
 
+    def _creates_here(self) -> list[tuple[str, str]]:
+        """(what, name) for everything this notebook (``step``) creates, from :func:`plan`."""
+        rows = []
+        for number, what, name in plan(self.names):
+            if number != self.step:
+                continue
+            if number == "01":
+                name = "#" + self.config.slack_channel
+            if name == self.names.bastion and not self.is_local:
+                what = "EC2 instance, only if you ask for one (launch_bastion)"
+            rows.append((what, name))
+        return rows
+
+    def _cost(self) -> str:
+        """What this notebook may cost on the target, in one line."""
+        if self.is_local:
+            return "none: everything runs on this machine"
+        names = [name for _, name in self._creates_here()]
+        billable = []
+        if self.names.kms_alias in names:
+            billable.append(KMS_COST)
+        if self.names.bastion in names:
+            billable.append(BASTION_COST)
+        if billable:
+            return "💲 " + "; ".join(billable) + f". The rest: {FREE_AT_THIS_SIZE}."
+        if names:
+            return f"nothing billable expected: {FREE_AT_THIS_SIZE}"
+        return "nothing: this notebook creates nothing"
+
     def summary(self) -> dict[str, str]:
+        """The rows shown at the top of every notebook: where the lab runs, as whom, and what
+        this notebook will create there (values may span lines)."""
+        account = self.account
+        if not self.is_local and self.config.expected_account_id:
+            account += " (= expected_account_id ✓)"
         rows = {
             "target": self.config.target,
             "region": self.region,
-            "account": self.account,
+            "account": account,
             "caller": self.identity.arn,
             "student": self.config.student or "(none)",
         }
         if self.state is not None:
             rows["local cloud"] = (f"{self.state.endpoint_url} (pid {self.state.pid}, "
                                    f"up {self.state.uptime_seconds:.0f} s)")
+        if self.step:
+            creates = self._creates_here()
+            rows["creates here"] = ("\n".join(f"{what}: {name}" for what, name in creates)
+                                    or "nothing")
+            rows["cost"] = self._cost()
         return rows
 
     def __repr__(self) -> str:
-        lines = [f"{key:>12}: {value}" for key, value in self.summary().items()]
+        lines = [f"{key:>12}: " + value.replace("\n", "\n" + " " * 14)
+                 for key, value in self.summary().items()]
         return "\n".join(lines + [f"⚠️ {note}" for note in self.notes])
 
     def _repr_html_(self) -> str:
-        rows = "".join(f"<tr><th style='text-align:right'>{html.escape(k)}</th>"
-                       f"<td style='text-align:left'><code>{html.escape(v)}</code></td></tr>"
+        rows = "".join(f"<tr><th style='text-align:right;vertical-align:top'>"
+                       f"{html.escape(k)}</th><td style='text-align:left'>"
+                       + "<br>".join(f"<code>{html.escape(line)}</code>"
+                                     for line in v.split("\n")) + "</td></tr>"
                        for k, v in self.summary().items())
         notes = "".join(f"<div style='background:#fff4e5;border-left:4px solid #ecb22e;"
                         f"padding:4px 8px;margin-top:6px'>⚠️ {html.escape(n)}</div>"
@@ -235,18 +325,20 @@ def _point_kernel_at(state: st.CloudState | None, region: str) -> None:
 
 def start(target: str = "local", region: str = "ap-northeast-2", student: str = "",
           slack_channel: str = "project", webhook_env: str = "SLACK_WEBHOOK_URL",
-          step: str = "", **unused: Any) -> Lab:
+          step: str = "", expected_account_id: str = "", **unused: Any) -> Lab:
     """Check the parameters, reach the target (starting the local cloud if needed), return a Lab.
 
-    *step* is the calling notebook's number ("03"): ``lab.catch_up()`` runs the ones before it.
-    Extra keyword arguments are accepted and ignored, so a notebook can pass its whole
-    parameters cell.
+    *step* is the calling notebook's number ("03"): the summary lists what it creates, and
+    ``lab.catch_up()`` runs the notebooks before it. *expected_account_id* (target aws): refuse
+    any other account; ignored on the local target. Extra keyword arguments are accepted and
+    ignored, so a notebook can pass its whole parameters cell.
     """
     from .notebook import install_error_display
 
     install_error_display()
     config = LabConfig(target=target, region=region, student=student,
-                       slack_channel=slack_channel, webhook_env=webhook_env)
+                       slack_channel=slack_channel, webhook_env=webhook_env,
+                       expected_account_id=expected_account_id)
     home = st.labkit_home()
     notes: list[str] = []
     state = None
