@@ -204,6 +204,8 @@ class Lab:
                    "--webhook-env", self.config.webhook_env]
         if self.config.student:
             command += ["--student", self.config.student]
+        if self.config.expected_account_id:
+            command += ["--expected-account-id", self.config.expected_account_id]
         done = subprocess.run(command, capture_output=True, text=True)
         print(done.stdout[-3000:])
         if done.returncode != 0:

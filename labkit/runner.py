@@ -44,7 +44,8 @@ from .masking import find_webhook_urls, mask_secrets
 CHECKS_MIME = "application/vnd.labkit.checks+json"
 
 #: The parameters the notebooks share (see the cell tagged ``parameters`` in each notebook).
-PARAMETER_NAMES = ("target", "region", "student", "slack_channel", "webhook_env")
+PARAMETER_NAMES = ("target", "region", "student", "slack_channel", "webhook_env",
+                   "expected_account_id", "bastion_instance_id", "bastion_launch", "alarm_period")
 
 _NOTEBOOK_NAME = re.compile(r"^(\d{2})_.+\.ipynb$")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -638,6 +639,8 @@ def add_parameter_flags(parser: argparse.ArgumentParser) -> None:
     params.add_argument("--webhook-env", dest="webhook_env", metavar="VAR",
                         help="NAME of the environment variable holding the Slack webhook URL "
                              "(notebooks default to SLACK_WEBHOOK_URL)")
+    params.add_argument("--expected-account-id", dest="expected_account_id", metavar="ID",
+                        help="aws: refuse to run in any other account than this 12-digit id")
     params.add_argument("--params", metavar="FILE.yaml",
                         help="YAML file with parameters; flags override its values")
 
