@@ -65,3 +65,13 @@ def test_a_webhook_url_as_parameter_is_refused_before_anything_runs(home, tmp_pa
     assert result.returncode == 2
     assert "XXXXXXXXXXXXXXXXXXXXXXXX" not in result.stdout + result.stderr
     assert not list((tmp_path / "run").glob("*.ipynb"))
+
+
+def test_cleanup_always_runs_the_cleanup_notebook_after_a_failure(home, tmp_path):
+    # 05 alone on an empty cloud fails (there is no function yet); 07 must still run after it.
+    result = run_lab(home, tmp_path / "run", "--only", "05", "--cleanup", "always", "-q")
+    assert result.returncode == 1
+    rows = json.loads((tmp_path / "run" / "summary.json").read_text())
+    rows = rows["notebooks"] if isinstance(rows, dict) else rows
+    assert [(r["notebook"], r["status"]) for r in rows] == [
+        ("05_iam_policy.ipynb", "failed"), ("07_cleanup.ipynb", "passed")]

@@ -80,3 +80,18 @@ def test_catch_up_refuses_a_step_that_is_not_a_number(home):
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "not a step number" in done.stdout + done.stderr
+
+
+def test_the_whole_lab_twice_in_a_row_ends_empty_both_times(home, tmp_path):
+    import labkit
+    from labkit.inventory import inventory
+
+    notebooks = default_notebooks(ROOT)
+    assert "cleanup" in notebooks[-1].stem
+    for round_ in ("first", "second"):
+        results = run_notebooks(notebooks, {}, tmp_path / round_, progress=False)
+        assert [(r.notebook, r.status) for r in results if r.status != "passed"] == []
+        leftovers = inventory(labkit.start())
+        assert [x for x in leftovers if not x.expected] == []
+    # Each round made and scheduled the deletion of its own key; nothing else remains.
+    assert sum(x.kind == "KMS key" for x in leftovers) == 2
