@@ -13,3 +13,12 @@ def home(tmp_path, monkeypatch):
     yield path
     cloud.down(path)
     labkit.lab._point_kernel_at(None, "")  # undo what labkit.start() set in this process
+
+
+@pytest.fixture(scope="module")
+def endpoint(tmp_path_factory):
+    """The AWS endpoint of a local cloud shared by one test module's tests."""
+    home = tmp_path_factory.mktemp("module-home")
+    state, _, _ = cloud.up(home)
+    yield state.endpoint_url
+    cloud.down(home)

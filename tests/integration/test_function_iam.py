@@ -18,7 +18,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from labkit.local import authz, cloud
+from labkit.local import authz
 
 pytestmark = pytest.mark.integration
 
@@ -32,13 +32,6 @@ CONTEXT = {"LambdaFunctionName": "mission-lambda"}
 DECRYPT_DENIED = ("The ciphertext refers to a customer master key that does not exist, "
                   "does not exist in this region, or you are not allowed to access.")
 
-
-@pytest.fixture(scope="module")
-def endpoint(tmp_path_factory):
-    home = tmp_path_factory.mktemp("function-iam-home")
-    state, _, _ = cloud.up(home)
-    yield state.endpoint_url
-    cloud.down(home)
 
 
 @pytest.fixture

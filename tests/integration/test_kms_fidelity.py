@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from moto.kms.models import KmsBackend
 from moto.kms.responses import KmsResponse
 
-from labkit.local import cloud, kms_fidelity
+from labkit.local import kms_fidelity
 
 pytestmark = pytest.mark.integration
 
@@ -30,13 +30,6 @@ ACCOUNT = "123456789012"
 HOOK = "hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"
 CONTEXT = {"LambdaFunctionName": "mission-lambda"}
 
-
-@pytest.fixture(scope="module")
-def endpoint(tmp_path_factory):
-    home = tmp_path_factory.mktemp("kms-home")
-    state, _, _ = cloud.up(home)
-    yield state.endpoint_url
-    cloud.down(home)
 
 
 @pytest.fixture

@@ -8,8 +8,6 @@ Manager) are tested in test_slack_notifier_sources.py.
 
 from __future__ import annotations
 
-import importlib.util
-import itertools
 import json
 import socket
 import sys
@@ -23,11 +21,12 @@ from typing import Any, Callable
 
 import pytest
 
+from .notifier_module import FUNCTION_VARIABLES, load_notifier
+
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "labkit" / "functions" / "slack_notifier.py"
 EVENTS = ROOT / "tests" / "fixtures" / "events"
 SECRET = "SeCrEtToKeN0123456789abc"  # the secret part of the test webhook URL
-_counter = itertools.count()
 
 RED, GREEN, GREY = "#d62728", "#2ca02c", "#7f7f7f"
 
@@ -37,24 +36,12 @@ RED, GREEN, GREY = "#d62728", "#2ca02c", "#7f7f7f"
 # ---------------------------------------------------------------------------------------------
 
 
-def load_notifier() -> Any:
-    name = f"slack_notifier_under_test_{next(_counter)}"
-    spec = importlib.util.spec_from_file_location(name, SOURCE)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
 def notifier(monkeypatch: pytest.MonkeyPatch) -> Any:
     for variable in (
-        "kmsEncryptedHookUrl",
-        "slackHookUrlParameter",
-        "slackHookUrlSecret",
-        "slackHookUrl",
-        "slackChannel",
-        "slackMention",
+        *FUNCTION_VARIABLES,
         "AWS_LAMBDA_FUNCTION_NAME",
     ):
         monkeypatch.delenv(variable, raising=False)

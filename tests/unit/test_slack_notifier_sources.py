@@ -7,8 +7,6 @@ loaded by path, fresh for every test, as Lambda would load it in a new execution
 from __future__ import annotations
 
 import base64
-import importlib.util
-import itertools
 import json
 import ssl
 import sys
@@ -23,33 +21,22 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core import set_initial_no_auth_action_count
 
+from .notifier_module import FUNCTION_VARIABLES, load_notifier
+
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "labkit" / "functions" / "slack_notifier.py"
 SEED_EVENT = ROOT / "tests" / "fixtures" / "events" / "seed_mission_slack_test.json"
 FUNCTION = "mission-lambda"
 REGION = "ap-northeast-2"
 HOOK = "hooks.slack.com/services/TXXXXXXXX/BXXXXXXXX/NotARealSecret42"  # as the lab encrypts it
-_counter = itertools.count()
 
 
-def load_notifier() -> Any:
-    name = f"slack_notifier_sources_under_test_{next(_counter)}"
-    spec = importlib.util.spec_from_file_location(name, SOURCE)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
 def notifier(monkeypatch: pytest.MonkeyPatch) -> Any:
     for variable in (
-        "kmsEncryptedHookUrl",
-        "slackHookUrlParameter",
-        "slackHookUrlSecret",
-        "slackHookUrl",
-        "slackChannel",
-        "slackMention",
+        *FUNCTION_VARIABLES,
         "AWS_PROFILE",
         "AWS_ENDPOINT_URL",
         "AWS_SESSION_TOKEN",
