@@ -351,6 +351,10 @@ def start(target: str = "local", region: str = "ap-northeast-2", student: str = 
         if started:
             notes.append(f"Started the local cloud (pid {state.pid}); `labkit local down` "
                          "stops it.")
+        elif state.labkit_dir != st.this_labkit_dir():
+            notes.append("The local cloud that runs was started by another copy or version of "
+                         "this workbook, which may lack what this one needs. If a cell fails "
+                         "oddly, run `labkit local down`, then this cell again.")
         lost = progress.start_on(home, config.student, state.cloud_id)
         if lost:
             notes.append(

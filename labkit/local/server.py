@@ -197,7 +197,7 @@ class LocalCloud:
             pid=os.getpid(), cloud_id=self.cloud_id, started_at=self.started_at, host=st.HOST,
             aws_port=aws.server_port, slack_http_port=http.server_port,
             slack_https_port=https.server_port, ca_cert=str(tls.ca_cert),
-            ca_bundle=str(tls.ca_bundle),
+            ca_bundle=str(tls.ca_bundle), labkit_dir=st.this_labkit_dir(),
         )
         st.write_state(self.home, self.state)
         return self.state

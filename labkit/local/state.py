@@ -40,6 +40,9 @@ class CloudState:
     slack_https_port: int
     ca_cert: str
     ca_bundle: str
+    # The labkit package the server runs from: a cloud started by another copy or version of the
+    # workbook may lack what this one needs.
+    labkit_dir: str = ""
 
     @property
     def endpoint_url(self) -> str:
@@ -97,3 +100,8 @@ def process_is_local_cloud(pid: int) -> bool:
         return "labkit.local.server" in " ".join(proc.cmdline())
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return False
+
+
+def this_labkit_dir() -> str:
+    """The folder of the labkit package running in this process."""
+    return str(Path(__file__).resolve().parents[1])

@@ -113,3 +113,16 @@ def test_a_statement_id_is_used_once_as_on_aws(home):
     with pytest.raises(lam.exceptions.ResourceConflictException, match="already exists"):
         lam.add_permission(**permission)
     assert len(_json.loads(lam.get_policy(FunctionName="f")["Policy"])["Statement"]) == 1
+
+
+def test_a_cloud_started_by_another_copy_of_the_workbook_is_pointed_out(home):
+    from dataclasses import replace
+
+    from labkit.local import state as st
+
+    first = labkit.start()
+    assert not any("another copy" in note for note in first.notes)
+    st.write_state(home, replace(first.state, labkit_dir="/elsewhere/labkit"))
+    second = labkit.start()
+    assert any("another copy or version" in note and "labkit local down" in note
+               for note in second.notes)
