@@ -26,6 +26,10 @@ PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".labkit-installed"
 
 
+def is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
 def say(text: str) -> None:
     print(f"» {text}", flush=True)
 
@@ -71,7 +75,10 @@ def main(argv: list[str]) -> int:
         "lab": lambda rest: [str(PYTHON), "-m", "labkit", "run", *rest],
         "test": lambda rest: [str(PYTHON), "-m", "pytest", *rest],
         "jupyter": lambda rest: [str(PYTHON), "-m", "jupyter", "lab",
-                                 "--notebook-dir", str(ROOT / "notebooks"), *rest],
+                                 "--notebook-dir", str(ROOT / "notebooks"),
+                                 # containers and CI machines often run as root, which
+                                 # JupyterLab refuses unless told
+                                 *(["--allow-root"] if is_root() else []), *rest],
         "setup": None,
         # For maintainers: after editing a notebook, store the outputs nbval compares.
         "refresh-outputs": lambda rest: [str(PYTHON), "-m", "labkit.nbtools", *rest],
