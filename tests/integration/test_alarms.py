@@ -27,6 +27,8 @@ from moto.cloudwatch.responses import CloudWatchResponse
 
 from labkit.local import alarms, cloud
 
+from .support import poll
+
 pytestmark = pytest.mark.integration
 
 REGION = "ap-northeast-2"
@@ -34,19 +36,7 @@ ACCOUNT = "123456789012"
 INSTANCE = "i-0a1b2c3d4e5f67890"
 DIMENSIONS = [{"Name": "InstanceId", "Value": INSTANCE}]
 NOTIFIER = Path(__file__).resolve().parents[2] / "labkit" / "functions" / "slack_notifier.py"
-DEADLINE = 60.0  # generous: the machine may be busy; the alarm itself needs a period or two
 
-
-def poll(check: Callable[[], Any], timeout: float = DEADLINE, every: float = 0.25) -> Any:
-    """The first truthy result of *check*, or fail after *timeout* seconds."""
-    end = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > end:
-            raise AssertionError(f"gave up after {timeout:.0f} s waiting for {check}")
-        time.sleep(every)
 
 
 class Cloud:

@@ -16,9 +16,10 @@ import requests
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from botocore.exceptions import ClientError
 
 from labkit.local import authz
+
+from .support import error_of
 
 pytestmark = pytest.mark.integration
 
@@ -98,13 +99,6 @@ def decrypt_policy(key_arn, function="mission-lambda"):
         "Resource": key_arn,
         "Condition": {"StringEquals": {"kms:EncryptionContext:LambdaFunctionName": function}}}]})
 
-
-def error_of(call) -> tuple[int, str, str]:
-    with pytest.raises(ClientError) as raised:
-        call()
-    response = raised.value.response
-    return (response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"],
-            response["Error"].get("Message", ""))
 
 
 def not_authorized(role_arn, action, resource=None, session="mission-lambda", deny=False):

@@ -17,11 +17,12 @@ from importlib.util import find_spec
 import boto3
 import moto
 import pytest
-from botocore.exceptions import ClientError
 from moto.kms.models import KmsBackend
 from moto.kms.responses import KmsResponse
 
 from labkit.local import kms_fidelity
+
+from .support import error_of
 
 pytestmark = pytest.mark.integration
 
@@ -37,13 +38,6 @@ def kms(endpoint):
     return boto3.client("kms", endpoint_url=endpoint, region_name=REGION,
                         aws_access_key_id="testing", aws_secret_access_key="testing")
 
-
-def error_of(call) -> tuple[int, str, str]:
-    with pytest.raises(ClientError) as raised:
-        call()
-    response = raised.value.response
-    return (response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"],
-            response["Error"].get("Message", ""))
 
 
 def new_key(kms) -> dict:

@@ -26,6 +26,8 @@ import requests
 
 from labkit.local import cloud
 
+from .support import poll
+
 pytestmark = pytest.mark.integration
 
 REGION = "ap-northeast-2"
@@ -46,17 +48,6 @@ def zipped(source: str, filename: str = "index.py") -> bytes:
         archive.writestr(filename, source)
     return buffer.getvalue()
 
-
-def poll(check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.1) -> Any:
-    """Call *check* until it returns something truthy; fail after *timeout* seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting after {timeout:.0f} s")
-        time.sleep(interval)
 
 
 class Lab:
