@@ -67,3 +67,9 @@ def mission_slack_test() -> dict[str, Any]:
 def sample_alarm() -> dict[str, Any]:
     """A fresh copy of the test event's alarm, e.g. to publish it to the SNS topic."""
     return copy.deepcopy(SAMPLE_ALARM)
+
+
+def first_message(student: str = "") -> str:
+    """The text notebook 01 posts to the channel: it names the learner in a shared channel."""
+    who = f"{student}'s" if student else "the lab's"
+    return f"Hello, World! This is {who} first message."

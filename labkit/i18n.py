@@ -57,3 +57,8 @@ def t(key: str, lang: str | None = None, **fields: Any) -> str:
     if text is None:
         raise KeyError(f"no message {key!r} in labkit/locale/{DEFAULT}/")
     return text.format(**fields) if fields else text
+
+
+def has(key: str) -> bool:
+    """Whether the English catalogue has *key* (every key exists there first)."""
+    return key in catalogue(DEFAULT)
