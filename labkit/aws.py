@@ -16,24 +16,21 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import LabError
+from .i18n import t
 
 LOCAL_ACCESS_KEY = "testing"
 LOCAL_SECRET_KEY = "testing"
 _RETRIES = Config(retries={"max_attempts": 5, "mode": "standard"})
 
-NO_CREDENTIALS_TODO = (
-    "Give boto3 credentials in one of the usual ways, then run this cell again: "
-    "`aws configure` (access key), `aws sso login --profile NAME` and set AWS_PROFILE=NAME "
-    "before starting Jupyter, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. "
-    "Or use target='local' to run without an account."
-)
 
-CREDENTIALS_REFUSED_TODO = (
-    "They may have expired: log in again (for example `aws sso login --profile NAME`), then "
-    "re-run this cell. If they work elsewhere, the region may be one your account has not "
-    "enabled (opt-in regions such as ap-east-1): enable it under Account → AWS Regions, or use "
-    "another region."
-)
+def no_credentials_todo() -> str:
+    """The usual ways to give boto3 credentials, for when it found none."""
+    return t("aws.no_credentials.todo")
+
+
+def credentials_refused_todo() -> str:
+    """What to try when AWS refuses credentials: log in again, or check the region."""
+    return t("aws.credentials_refused.todo")
 
 
 @dataclass(frozen=True)
@@ -55,21 +52,17 @@ def check_account(identity: Identity, expected: str) -> None:
     profile = os.environ.get("AWS_PROFILE", "")
     keys = ""
     if os.environ.get("AWS_ACCESS_KEY_ID"):
-        source = "from the AWS_ACCESS_KEY_ID variable"
+        source = t("aws.account.source.env")
         # boto3 takes keys from the environment before any profile.
-        keys = (" Unset AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN first: "
-                "they win over any profile.")
+        keys = " " + t("aws.account.unset_keys")
     elif profile:
-        source = f"profile {profile!r}"
+        source = t("aws.account.source.profile", profile=profile)
     else:
-        source = "the default profile"
+        source = t("aws.account.source.default")
     raise LabError(
-        f"These credentials ({source}) are for AWS account {identity.account} "
-        f"({identity.arn}), not {expected} as expected_account_id says. Nothing was created.",
-        f"Switch to the lab account's profile: `aws sso login --profile NAME` if it uses SSO, "
-        f"then set AWS_PROFILE=NAME (in a cell: `import os; os.environ['AWS_PROFILE'] = "
-        f"'NAME'`) and re-run this cell.{keys} If {identity.account} is the right account, "
-        f"set expected_account_id = '{identity.account}' instead.")
+        t("aws.account.what", source=source, account=identity.account, arn=identity.arn,
+          expected=expected),
+        t("aws.account.todo", account=identity.account, keys=keys))
 
 
 class Target:
@@ -86,8 +79,7 @@ class Target:
         else:
             self.session = boto3.session.Session(region_name=region)
             if self.session.get_credentials() is None:
-                raise LabError("No AWS credentials were found for target 'aws'.",
-                               NO_CREDENTIALS_TODO)
+                raise LabError(t("aws.no_credentials.what"), no_credentials_todo())
 
     def client(self, service: str, **kwargs: Any) -> Any:
         """A boto3 client for *service* on this target (extra kwargs go to boto3)."""
@@ -102,11 +94,10 @@ class Target:
             answer = self.client("sts").get_caller_identity()
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
-            raise LabError(f"AWS refused the credentials ({code}) in {self.region}.",
-                           CREDENTIALS_REFUSED_TODO) from exc
+            raise LabError(t("aws.refused.what", code=code, region=self.region),
+                           credentials_refused_todo()) from exc
         except BotoCoreError as exc:
             if self.name == "local":
-                raise LabError("The local cloud does not answer.",
-                               "Run `labkit local up`, then re-run this cell.") from exc
-            raise LabError(f"Could not reach AWS: {exc}", NO_CREDENTIALS_TODO) from exc
+                raise LabError(t("aws.local_down.what"), t("aws.local_down.todo")) from exc
+            raise LabError(t("aws.unreachable.what", error=exc), no_credentials_todo()) from exc
         return Identity(answer["Account"], answer["Arn"], self.region)

@@ -11,6 +11,7 @@ import html
 from dataclasses import asdict, dataclass, field
 
 from .errors import LabError
+from .i18n import t
 
 MIME = "application/vnd.labkit.checks+json"
 
@@ -44,8 +45,12 @@ class CheckReport:
     def ok(self) -> bool:
         return bool(self.items) and self.failed == 0
 
+    def _header(self) -> str:
+        """The report's first line ("Step 02: 5/6 checks passed"), in the current language."""
+        return t("checks.header", step=self.step, passed=self.passed, total=len(self.items))
+
     def as_text(self) -> str:
-        lines = [f"Step {self.step}: {self.passed}/{len(self.items)} checks passed"]
+        lines = [self._header()]
         for item in self.items:
             lines.append(f"{'✅' if item.ok else '❌'} {item.text}")
             if not item.ok and item.hint:
@@ -60,8 +65,7 @@ class CheckReport:
             rows.append(f"<div>{'✅' if item.ok else '❌'} {html.escape(item.text)}{hint}</div>")
         colour = "#2eb67d" if self.ok else "#e01e5a"
         return (f"<div style='border-left:4px solid {colour};padding:4px 10px'>"
-                f"<b>Step {html.escape(self.step)}: {self.passed}/{len(self.items)} checks "
-                f"passed</b>{''.join(rows)}</div>")
+                f"<b>{html.escape(self._header())}</b>{''.join(rows)}</div>")
 
     def as_json(self) -> dict:
         return {"step": self.step, "passed": self.passed, "failed": self.failed,
@@ -73,11 +77,10 @@ class CheckReport:
     def raise_if_failed(self) -> None:
         if not self.ok:
             first = next((i for i in self.items if not i.ok), None)
-            raise LabError(
-                f"Step {self.step}: {self.failed} of {len(self.items)} checks failed"
-                + (f" (first: {first.text})." if first else "."),
-                (first.hint if first and first.hint else "Fix the ❌ lines above, then re-run "
-                 "the cells before this check."))
+            counts = {"step": self.step, "failed": self.failed, "total": len(self.items)}
+            what = (t("checks.failed_first", first=first.text, **counts) if first
+                    else t("checks.failed", **counts))
+            raise LabError(what, first.hint if first and first.hint else t("checks.fix_above"))
 
 
 def show_and_raise(report: CheckReport) -> CheckReport:

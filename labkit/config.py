@@ -6,7 +6,9 @@ import difflib
 import re
 from dataclasses import dataclass, field
 
+from . import i18n
 from .errors import LabError
+from .i18n import t
 from .masking import find_webhook_urls
 
 TARGETS = ("local", "aws")
@@ -17,6 +19,19 @@ _CHANNEL = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,79}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _REGION_SHAPE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
+
+
+def check_lang(lang: str) -> str:
+    """*lang* normalised ("KO" -> "ko"), or a LabError naming the languages there are.
+
+    The error is in the current language: the one asked for is not known.
+    """
+    try:
+        return i18n.check_language(lang)
+    except ValueError:
+        choices = ", ".join(f"{code!r} ({name})" for code, name in i18n.LANGUAGES.items())
+        raise LabError(t("config.lang.what", value=lang, choices=choices),
+                       t("config.lang.todo")) from None
 
 
 def known_regions() -> list[str]:
@@ -46,10 +61,11 @@ def _region_by_place(text: str, known: list[str], descriptions: dict[str, str]) 
 
 
 def check_region(region: str, known: list[str] | None = None,
-                 descriptions: dict[str, str] | None = None) -> str:
+                 descriptions: dict[str, str] | None = None, lang: str | None = None) -> str:
     """Return *region* if it is a region code AWS knows, else raise with the closest match.
 
-    A place name ("Seoul") is answered with its code; a typo with the closest code.
+    A place name ("Seoul") is answered with its code; a typo with the closest code. The error
+    is in *lang* (default: the current language).
     """
     known = known if known is not None else known_regions()
     if region in known:
@@ -59,25 +75,26 @@ def check_region(region: str, known: list[str] | None = None,
     place = _region_by_place(region, known, descriptions)
     if place:
         close = [place]
-    hint = f"Did you mean {close[0]!r}? " if close else ""
-    shape = "" if _REGION_SHAPE.match(region) else " (a region code looks like 'ap-northeast-2')"
-    raise LabError(f"{region!r} is not an AWS region code{shape}.",
-                   f"{hint}Set region to a code such as {DEFAULT_REGION!r} (Seoul).")
+    what = (t("config.region.what", lang, region=region) if _REGION_SHAPE.match(region)
+            else t("config.region.what_shape", lang, region=region))
+    todo = (t("config.region.todo_hint", lang, close=close[0], default=DEFAULT_REGION) if close
+            else t("config.region.todo", lang, default=DEFAULT_REGION))
+    raise LabError(what, todo)
 
 
-def check_account_id(value: str | int | None) -> str:
+def check_account_id(value: str | int | None, lang: str | None = None) -> str:
     """*value* as 12 digits ('' stays ''); the console's "1234-5678-9012" form is accepted.
 
-    A number (a parameter file may turn the id into one) gets its leading zeros back.
+    A number (a parameter file may turn the id into one) gets its leading zeros back. The
+    error is in *lang* (default: the current language).
     """
     if isinstance(value, int) and not isinstance(value, bool):
         value = f"{value:012d}"
     value = str(value or "")
     digits = re.sub(r"[\s-]", "", value)
     if digits and not _ACCOUNT_ID.match(digits):
-        raise LabError(f"expected_account_id {value!r} is not an AWS account id.",
-                       "An account id is 12 digits: copy it from the account menu at the top "
-                       "right of the AWS console, or leave expected_account_id empty.")
+        raise LabError(t("config.account_id.what", lang, value=value),
+                       t("config.account_id.todo", lang))
     return digits
 
 
@@ -91,6 +108,9 @@ class LabConfig:
 
     ``expected_account_id`` (target ``aws``): the 12-digit account the lab must run in; any other
     account is refused. Written as the console shows it ("1234-5678-9012") it is accepted too.
+
+    ``lang``: the language of learner-facing messages, 'en' (default) or 'ko'; the errors of
+    these parameters come out in it.
     """
 
     target: str = "local"
@@ -99,34 +119,33 @@ class LabConfig:
     slack_channel: str = "project"
     webhook_env: str = "SLACK_WEBHOOK_URL"
     expected_account_id: str = ""
+    lang: str = i18n.DEFAULT
     known_regions: list[str] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        # The language first, so that every other error below comes out in it.
+        lang = check_lang(self.lang)
+        object.__setattr__(self, "lang", lang)
         if self.target not in TARGETS:
-            raise LabError(f"target must be 'local' or 'aws', not {self.target!r}.",
-                           "Use 'local' to run on this machine, 'aws' for a real account.")
-        check_region(self.region, self.known_regions)
+            raise LabError(t("config.target.what", lang, target=self.target),
+                           t("config.target.todo", lang))
+        check_region(self.region, self.known_regions, lang=lang)
         if self.student and not _STUDENT.match(self.student):
-            raise LabError(
-                f"student {self.student!r} cannot be part of AWS resource names.",
-                "Use 1-20 characters: lower-case letters, digits and '-', starting with a "
-                "letter (for example 'kim' or 'lee-2').")
+            raise LabError(t("config.student.what", lang, student=self.student),
+                           t("config.student.todo", lang))
         channel = self.slack_channel.lstrip("#")
         if not _CHANNEL.match(channel):
-            raise LabError(f"{self.slack_channel!r} is not a Slack channel name.",
-                           "Slack channel names are lower-case letters, digits, '-' and '_' "
-                           "(at most 80), for example 'project'.")
+            raise LabError(t("config.channel.what", lang, channel=self.slack_channel),
+                           t("config.channel.todo", lang))
         object.__setattr__(self, "slack_channel", channel)
         if find_webhook_urls(self.webhook_env) or "://" in self.webhook_env:
-            raise LabError(
-                "webhook_env must be the NAME of an environment variable, not the webhook URL.",
-                "Put the URL in a variable (export SLACK_WEBHOOK_URL=...) and pass its name; "
-                "a URL passed as a parameter would be copied into every output notebook.")
+            raise LabError(t("config.webhook_env.url.what", lang),
+                           t("config.webhook_env.url.todo", lang))
         if not _ENV_NAME.match(self.webhook_env):
-            raise LabError(f"{self.webhook_env!r} is not an environment variable name.",
-                           "Use letters, digits and '_', for example 'SLACK_WEBHOOK_URL'.")
+            raise LabError(t("config.webhook_env.name.what", lang, name=self.webhook_env),
+                           t("config.webhook_env.name.todo", lang))
         object.__setattr__(self, "expected_account_id",
-                           check_account_id(self.expected_account_id))
+                           check_account_id(self.expected_account_id, lang))
 
     @property
     def prefix(self) -> str:

@@ -19,6 +19,8 @@ from typing import Callable, TypeVar
 
 from botocore.exceptions import ClientError
 
+from .i18n import t
+
 T = TypeVar("T")
 
 #: ``retry_on`` for create_function right after the role was created.
@@ -66,11 +68,11 @@ def until_consistent(call: Callable[[], T], *, retry_on: tuple[str, ...] = (),
             if retry_if is None or not retry_if(result):
                 return result
             if last:
-                say(f"AWS had still not caught up after {attempts} tries; going on with the "
-                    "last answer.")
+                say(t("consistency.gave_up", attempts=attempts))
                 return result
-            reason = "the answer shows the change has not reached every part of AWS yet"
-        say(f"⏳ {_short(reason)} — retrying in {delay:g} s (try {attempt + 1} of {attempts})")
+            reason = t("consistency.not_yet")
+        say(t("consistency.retrying", reason=_short(reason), delay=delay, attempt=attempt + 1,
+              attempts=attempts))
         sleep(delay)
     raise AssertionError("unreachable")  # the loop returns or raises on its last attempt
 

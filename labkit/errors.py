@@ -11,14 +11,18 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-#: Said whenever a cell fails part-way on AWS: what it made so far is kept, and nothing is lost.
-LEFT_AS_IS = ("Whatever this cell created before the error stays, tagged as yours: re-running "
-              "the cell once fixed is safe (it reuses what exists), and notebook 07 removes "
-              "everything the lab created.")
+from .i18n import t
 
-NAME_TAKEN_TODO = ("If it is yours from an earlier try, delete it (AWS console, or notebook 07) "
-                   "and re-run this cell; if it is someone else's, set student = 'yourname' in "
-                   "the parameters cell so that every name of yours gets a prefix of its own.")
+
+def left_as_is() -> str:
+    """Said whenever a cell fails part-way on AWS: what it made so far is kept, nothing is lost."""
+    return t("errors.left_as_is")
+
+
+def name_taken_todo() -> str:
+    """What to do when a name the lab wants is taken (by an earlier try, or by someone else)."""
+    return t("errors.name_taken.todo")
+
 
 # Error codes by what they mean, across the services the lab calls.
 _DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
@@ -94,34 +98,29 @@ def _denied(operation: str, code: str, message: str) -> tuple[str, str]:
     """*what* and *todo* for a call the learner's identity may not make."""
     denial = parse_denial(message, operation, code)
     if denial is None:
-        return (f"AWS denied {operation} ({code}): {message}",
-                "The identity that made the call lacks a permission for " + operation + ". "
-                "Add it to that identity's policy (or ask your instructor), then re-run. "
-                + LEFT_AS_IS)
-    on = f" on {denial.resource}" if denial.resource else ""
-    who = denial.principal or "your identity"
-    what = f"AWS denied {operation}: {who} does not have the permission {denial.action}{on}."
+        return (t("errors.denied.what", operation=operation, code=code, message=message),
+                t("errors.denied.todo", operation=operation) + " " + left_as_is())
+    who = denial.principal or t("errors.denied.your_identity")
+    if denial.resource:
+        what = t("errors.denied.what_action_on", operation=operation, who=who,
+                 action=denial.action, resource=denial.resource)
+    else:
+        what = t("errors.denied.what_action", operation=operation, who=who,
+                 action=denial.action)
     reason = denial.reason.lower()
     if "explicit deny" in reason:
-        where = ("a service control policy of your organization" if "service control" in reason
-                 else "a permissions boundary" if "boundary" in reason
-                 else "a session policy" if "session" in reason
-                 else "a policy attached to you")
-        todo = (f"An explicit Deny in {where} blocks {denial.action}; adding an Allow cannot "
-                f"override it. Ask your account administrator (or instructor) to lift it, or "
-                f"use an account without that restriction.")
+        where = (t("errors.denied.where.scp") if "service control" in reason
+                 else t("errors.denied.where.boundary") if "boundary" in reason
+                 else t("errors.denied.where.session") if "session" in reason
+                 else t("errors.denied.where.attached"))
+        todo = t("errors.denied.explicit.todo", where=where, action=denial.action)
     elif "resource-based policy" in reason or "resource does not exist" in reason:
-        todo = (f"The resource's own policy (for a KMS key: its key policy) does not let you "
-                f"{denial.action}, or it is in another region. Check the region, or ask the "
-                f"resource's owner.")
+        todo = t("errors.denied.resource_policy.todo", action=denial.action)
     else:
-        todo = (f"Add {denial.action} to a policy of {who} (IAM console → the user or role → "
-                f"Add permissions), or ask your instructor; docs/real-aws-checklist.md lists "
-                f"every permission the lab needs. Then re-run this cell.")
+        todo = t("errors.denied.add.todo", action=denial.action, who=who)
     if denial.encoded:
-        todo += (" AWS encoded the details: `aws sts decode-authorization-message "
-                 "--encoded-message <message>` shows them (needs sts:DecodeAuthorizationMessage).")
-    return what, f"{todo} {LEFT_AS_IS}"
+        todo += " " + t("errors.denied.encoded")
+    return what, f"{todo} {left_as_is()}"
 
 
 def explain(exc: BaseException) -> tuple[str, str] | None:
@@ -142,21 +141,18 @@ def explain(exc: BaseException) -> tuple[str, str] | None:
     if isinstance(exc, LabError):
         return exc.what, exc.todo
     if isinstance(exc, NoCredentialsError):
-        from .aws import NO_CREDENTIALS_TODO
+        from .aws import no_credentials_todo
 
-        return "boto3 found no AWS credentials.", NO_CREDENTIALS_TODO
+        return t("errors.no_credentials.what"), no_credentials_todo()
     if isinstance(exc, (UnauthorizedSSOTokenError, TokenRetrievalError, SSOError)):
-        return ("Your AWS SSO session has expired or was never started.",
-                "Run `aws sso login --profile NAME` in a terminal, then re-run this cell.")
+        return t("errors.sso.what"), t("errors.sso.todo")
     if isinstance(exc, NoRegionError):
-        return "No AWS region is set.", "Pass region='ap-northeast-2' (or your region)."
+        return t("errors.no_region.what"), t("errors.no_region.todo")
     if isinstance(exc, EndpointConnectionError):
         url = str(getattr(exc, "kwargs", {}).get("endpoint_url", ""))
         if "127.0.0.1" in url or "localhost" in url:
-            return ("The local cloud does not answer (it may have been stopped or restarted).",
-                    "Re-run the notebook's first cells: they start it again. A restarted local "
-                    "cloud starts empty, so re-run the earlier notebooks too.")
-        return f"Could not reach {url or 'AWS'}.", "Check the region and your network."
+            return t("errors.local_down.what"), t("errors.local_down.todo")
+        return t("errors.unreachable.what", where=url or "AWS"), t("errors.unreachable.todo")
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         code, message = str(error.get("Code", "?")), str(error.get("Message", ""))
@@ -166,38 +162,30 @@ def explain(exc: BaseException) -> tuple[str, str] | None:
 
 def _explain_client_error(operation: str, code: str, message: str) -> tuple[str, str]:
     """*what* and *todo* for an AWS error answer, by its code (and message where needed)."""
+    said = {"operation": operation, "code": code, "message": message}
     if code in _DENIED:
         return _denied(operation, code, message)
     if code in _THROTTLED:
-        return (f"AWS is throttling {operation} ({code}).",
-                "Too many calls in a short time: wait a minute, then re-run this cell.")
+        return t("errors.throttled.what", **said), t("errors.throttled.todo")
     if code in _BAD_CREDENTIALS:
-        from .aws import CREDENTIALS_REFUSED_TODO
+        from .aws import credentials_refused_todo
 
-        return f"AWS refused the credentials ({code}) for {operation}.", CREDENTIALS_REFUSED_TODO
+        return t("errors.bad_credentials.what", **said), credentials_refused_todo()
     if "LimitExceeded" in code or "QuotaExceeded" in code or code == "CodeStorageExceededException":
-        return (f"An account quota stopped {operation} ({code}): {message}",
-                "Delete what you no longer need of that kind (or ask for more in the Service "
-                "Quotas console), then re-run this cell. " + LEFT_AS_IS)
+        return t("errors.quota.what", **said), t("errors.quota.todo") + " " + left_as_is()
     if code == "InvalidParameterValueException" and "cannot be assumed" in message:
-        return (f"Lambda cannot use the role yet: {message}",
-                "A role made seconds ago takes a few seconds to reach Lambda: wait 10 seconds "
-                "and re-run this cell. If it persists, check that the role's trust policy names "
-                "lambda.amazonaws.com.")
+        return t("errors.role_not_ready.what", **said), t("errors.role_not_ready.todo")
     if code in ("InvalidParameter", "InvalidParameterException") and "different tags" in message:
-        return (f"{operation}: a resource with this name already exists with tags that are not "
-                f"this lab's ({message}).", NAME_TAKEN_TODO)
+        return t("errors.tags_differ.what", **said), name_taken_todo()
     if code in _TAKEN:
-        return f"{operation}: the name is taken ({code}): {message}", NAME_TAKEN_TODO
+        return t("errors.taken.what", **said), name_taken_todo()
     if code == "KMSInvalidStateException" and "pending deletion" in message.lower():
-        return (f"{operation}: the KMS key is pending deletion ({message}).",
-                "Notebook 07 scheduled it for deletion. Run notebook 04 again: with the alias "
-                "gone it makes a new key (or cancel the deletion in the KMS console).")
+        return t("errors.key_pending.what", **said), t("errors.key_pending.todo")
     if code in _NOT_FOUND:
-        return (f"{operation}: {message or 'not found'}",
-                "A resource an earlier step creates is missing: run that notebook first.")
-    return (f"AWS answered {code} to {operation}: {message}",
-            "Read the message above: it names the parameter or resource to fix.")
+        return (t("errors.not_found.what", operation=operation,
+                  message=message or t("errors.not_found.default")),
+                t("errors.not_found.todo"))
+    return t("errors.other.what", **said), t("errors.other.todo")
 
 
 # -- "is this resource ours?" ------------------------------------------------------------------
@@ -226,8 +214,8 @@ def check_ours(kind: str, name: str, found_tags: Any, our_tags: dict[str, str]) 
     found = tags_as_dict(found_tags)
     if all(found.get(key) == value for key, value in our_tags.items()):
         return
-    shown = ", ".join(f"{k}={v}" for k, v in sorted(found.items())) or "no tags"
+    shown = (", ".join(f"{k}={v}" for k, v in sorted(found.items()))
+             or t("errors.not_ours.no_tags"))
     wanted = ", ".join(f"{k}={v}" for k, v in our_tags.items())
-    raise LabError(
-        f"The {kind} {name!r} already exists but is not this lab's: it has {shown}, not "
-        f"{wanted}. labkit leaves it untouched.", NAME_TAKEN_TODO)
+    raise LabError(t("errors.not_ours.what", kind=kind, name=name, shown=shown, wanted=wanted),
+                   name_taken_todo())

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from botocore.exceptions import ClientError
 
 from .display import Table
+from .i18n import t
 
 if TYPE_CHECKING:
     from .lab import Lab
@@ -93,7 +94,7 @@ def key_note(key: dict[str, Any]) -> str:
     """The note for a KMS key's metadata: its state, with the day a scheduled deletion happens
     (in this machine's time zone, as boto3 gives dates and the notebook prints them)."""
     if key.get("KeyState") == "PendingDeletion" and key.get("DeletionDate"):
-        return f"pending deletion on {key['DeletionDate'].astimezone():%Y-%m-%d}"
+        return t("inventory.pending_deletion", day=f"{key['DeletionDate'].astimezone():%Y-%m-%d}")
     return str(key.get("KeyState", "")).lower()
 
 
@@ -122,11 +123,32 @@ def tagged_arns(lab: Lab) -> Iterator[str]:
             yield mapping["ResourceARN"]
 
 
+def kind_label(kind: str) -> str:
+    """*kind* ("SNS topic") as the learner reads it in the current language; an unknown kind
+    ("dynamodb table") is shown as it is."""
+    labels = {
+        "SNS topic": t("inventory.kind.sns_topic"),
+        "SNS subscription": t("inventory.kind.sns_subscription"),
+        "SQS queue": t("inventory.kind.sqs_queue"),
+        "Lambda function": t("inventory.kind.lambda_function"),
+        "CloudWatch alarm": t("inventory.kind.cloudwatch_alarm"),
+        "Log group": t("inventory.kind.log_group"),
+        "KMS key": t("inventory.kind.kms_key"),
+        "KMS alias": t("inventory.kind.kms_alias"),
+        "EC2 instance": t("inventory.kind.ec2_instance"),
+        "IAM role": t("inventory.kind.iam_role"),
+        "IAM policy": t("inventory.kind.iam_policy"),
+    }
+    return labels.get(kind, kind)
+
+
 def inventory_table(leftovers: list[Leftover]) -> Table:
     """The leftovers as a notebook table; an empty inventory says so in one row."""
-    rows = [(x.kind, x.name, x.note + (" (may stay)" if x.expected else ""))
+    may_stay = " " + t("inventory.may_stay")
+    rows = [(kind_label(x.kind), x.name, x.note + (may_stay if x.expected else ""))
             for x in leftovers]
-    return Table(("kind", "name", "note"), rows or [("–", "nothing left", "")])
+    headers = (t("inventory.header.kind"), t("inventory.header.name"), t("inventory.header.note"))
+    return Table(headers, rows or [("–", t("inventory.nothing_left"), "")])
 
 
 # -- confirming what the tagging API says ----------------------------------------------------
@@ -220,8 +242,8 @@ def _iam_leftovers(lab: Lab) -> list[Leftover]:
             except iam.exceptions.NoSuchEntityException:
                 continue
             if _ours(tags, lab):
-                note = f"attached {policy['AttachmentCount']}×" if policy.get(
-                    "AttachmentCount") else ""
+                count = policy.get("AttachmentCount")
+                note = t("inventory.attached", count=count) if count else ""
                 found.append(Leftover("IAM policy", policy["PolicyName"], policy["Arn"], note))
     return found
 
@@ -230,7 +252,8 @@ def _log_group(lab: Lab) -> list[Leftover]:
     """The function's log group, found by name: Lambda creates it without the lab's tags."""
     name = lab.names.log_group
     groups = lab.client("logs").describe_log_groups(logGroupNamePrefix=name)["logGroups"]
-    return [Leftover("Log group", g["logGroupName"], _plain(g["arn"]), "made by Lambda")
+    return [Leftover("Log group", g["logGroupName"], _plain(g["arn"]),
+                     t("inventory.made_by_lambda"))
             for g in groups if g["logGroupName"] == name]
 
 

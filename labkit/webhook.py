@@ -11,12 +11,17 @@ import re
 from urllib.parse import urlsplit
 
 from .errors import LabError
+from .i18n import t
 from .masking import mask_secrets
 
 SLACK_HOST = "hooks.slack.com"
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
 _PATH = re.compile(r"^/services/T[A-Z0-9_]+/B[A-Z0-9_]+/[A-Za-z0-9_]+$", re.IGNORECASE)
-SHAPE = "https://hooks.slack.com/services/T…/B…/<secret> (copied from the Incoming Webhooks app)"
+
+
+def url_shape() -> str:
+    """What a webhook URL looks like, for messages (the secret part shown as ``<secret>``)."""
+    return t("webhook.shape")
 
 
 def check_webhook_url(url: str, *, allow_local: bool = False) -> str:
@@ -25,33 +30,29 @@ def check_webhook_url(url: str, *, allow_local: bool = False) -> str:
     *allow_local* also accepts the local Slack's URLs (``http(s)://127.0.0.1:PORT/services/…``).
     Messages never repeat the URL in clear.
     """
+    shape = url_shape()
     url = (url or "").strip()
     if not url:
-        raise LabError("The webhook URL is empty.", f"A valid one looks like {SHAPE}.")
+        raise LabError(t("webhook.empty.what"), t("webhook.empty.todo", shape=shape))
     if "://" not in url:
         if url.startswith(SLACK_HOST):
-            raise LabError("The webhook URL has no https:// in front.",
-                           f"Add it: {SHAPE}. (The encrypted copy for Lambda leaves it out.)")
-        raise LabError("That is not a URL.", f"A valid webhook URL looks like {SHAPE}.")
+            raise LabError(t("webhook.no_scheme.what"), t("webhook.no_scheme.todo", shape=shape))
+        raise LabError(t("webhook.not_url.what"), t("webhook.not_url.todo", shape=shape))
     parts = urlsplit(url)
     local = parts.hostname in LOCAL_HOSTS
     if local and not allow_local:
-        raise LabError("That is a local Slack URL, but the target is a real Slack.",
-                       f"Use the URL of your workspace's webhook: {SHAPE}.")
+        raise LabError(t("webhook.local.what"), t("webhook.local.todo", shape=shape))
     if not local:
         if parts.hostname != SLACK_HOST:
-            raise LabError(f"The webhook host is {parts.hostname!r}, not {SLACK_HOST!r}.",
-                           f"Copy the whole URL again; it looks like {SHAPE}.")
+            raise LabError(t("webhook.host.what", host=parts.hostname, expected=SLACK_HOST),
+                           t("webhook.host.todo", shape=shape))
         if parts.scheme != "https":
-            raise LabError("Slack only accepts webhooks over https, not plain http.",
-                           f"Use https:// - {SHAPE}.")
+            raise LabError(t("webhook.http.what"), t("webhook.http.todo", shape=shape))
     if parts.scheme not in ("http", "https"):
-        raise LabError(f"Unsupported scheme {parts.scheme!r}.", f"Use {SHAPE}.")
+        raise LabError(t("webhook.scheme.what", scheme=parts.scheme),
+                       t("webhook.scheme.todo", shape=shape))
     if not _PATH.match(parts.path) or parts.query or parts.fragment:
-        raise LabError(
-            "The webhook URL is missing parts: after the host it needs "
-            "/services/T<team>/B<hook>/<secret> and nothing else.",
-            f"Copy the whole URL again from the Incoming Webhooks app; it looks like {SHAPE}.")
+        raise LabError(t("webhook.path.what"), t("webhook.path.todo", shape=shape))
     return url
 
 
@@ -83,7 +84,7 @@ class SecretUrl:
         return self.masked
 
     def _repr_html_(self) -> str:
-        return f"<code>{self.masked}</code> <small>(secret part hidden)</small>"
+        return f"<code>{self.masked}</code> <small>({t('webhook.secret_hidden')})</small>"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, SecretUrl) and other._url == self._url
