@@ -4,6 +4,9 @@
     labkit local up            start the local cloud (notebooks also start it when needed)
     labkit local status        what it is, where it listens, what it holds  (--json for scripts)
     labkit local down          stop it (everything it held is gone)
+    labkit local fault ...     make the local Slack misbehave: 429, 500, delay, drop
+    labkit check               each learner's progress, step by step (changes nothing)
+    labkit student-edition     the notebooks with the exercises blanked out, for learners
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Sequence
 from .errors import LabError, explain
 from .local import cloud
 from .local import state as st
+from .local.channel_page import page_url
 from .masking import mask_secrets
 
 
@@ -67,6 +71,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         status["running"] = True
         # Scripts need the clear local URL to post to it; it only works on this machine.
         status["slack_webhook_url"] = _webhook_url(found.state, args.channel)
+        status["channel_page_url"] = page_url(found.state.slack_http_url, args.channel)
         print(json.dumps(status, indent=2))
         return 0
     from rich.console import Console
@@ -83,6 +88,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     table.add_row("holds", holds)
     hooks = ", ".join("#" + w["channel"] for w in status["slack"]["webhooks"]) or "none"
     table.add_row("Slack", f"{status['slack']['messages']} messages; webhooks: {hooks}")
+    # Where a person reads the channel: messages appear there live, as Slack shows them.
+    table.add_row("channel page", page_url(found.state.slack_http_url, args.channel))
     Console().print(table)
     return 0
 
@@ -106,12 +113,18 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true",
                         help="machine-readable, with the AWS endpoint and the local webhook URL")
     status.add_argument("--channel", default="project",
-                        help="channel whose local webhook URL --json reports (default: project)")
+                        help="channel whose page status shows, and whose local webhook URL "
+                             "--json reports (default: project)")
     status.set_defaults(func=cmd_status)
+    from . import faults
 
-    from . import runner
+    faults.register_cli(local_sub)
+
+    from . import class_check, runner, student_edition
 
     runner.register_cli(sub)
+    class_check.register_cli(sub)
+    student_edition.register_cli(sub)
     return parser
 
 

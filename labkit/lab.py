@@ -15,13 +15,15 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from . import consistency, progress
+from . import consistency, i18n, progress
 from .aws import Target, check_account
-from .config import LabConfig
+from .config import LabConfig, check_lang
 from .errors import LabError, check_ours
+from .faults import SlackFaults
 from .local import cloud
 from .local import state as st
 from .display import Table
+from .i18n import t
 from .names import Names, kms_tag_list, names_for, plan, standard_tags, tag_list
 from .webhook import SecretUrl, check_webhook_url
 
@@ -33,17 +35,6 @@ _LOCAL_ENV_KEYS = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_K
 _saved_env: dict[str, str | None] = {}
 
 T = TypeVar("T")
-
-# What may cost money on target aws; everything else the lab makes stays, at its size, within
-# the monthly amounts AWS does not charge for (IAM itself is free). Kept qualitative on purpose:
-# prices vary by region and change; the checklist in docs/ points to the pricing pages.
-KMS_COST = ("the KMS key is billed: about USD 1 a month, prorated by the hour, until notebook "
-            "07 schedules its deletion")
-BASTION_COST = ("an EC2 instance is billed only if you launch one with launch_bastion(lab): "
-                "per second while it runs (a few cents for this lab, or free tier); notebook 07 "
-                "terminates it")
-FREE_AT_THIS_SIZE = ("at this size SNS, SQS, Lambda and CloudWatch stay within their free "
-                     "monthly amounts, and IAM is free")
 
 
 class Lab:
@@ -66,10 +57,7 @@ class Lab:
             # Before anything is created: the wrong account stops here.
             check_account(self.identity, config.expected_account_id)
             if not config.expected_account_id:
-                self.notes.append(
-                    "expected_account_id is not set, so any account these credentials reach "
-                    f"would be used. Set expected_account_id = '{self.account}' in the "
-                    "parameters cell if this is the lab's account: any other is then refused.")
+                self.notes.append(t("lab.note.no_expected_account", account=self.account))
 
     # -- AWS ---------------------------------------------------------------------------------
     @property
@@ -121,35 +109,47 @@ class Lab:
         (dict, ``[{"Key", "Value"}]``, KMS's ``[{"TagKey", "TagValue"}]``, or None). Call it
         when a create call finds the name taken, before changing the resource.
         """
-        check_ours(kind, name, tags, self.tags)
+        from .inventory import kind_label
+
+        check_ours(kind_label(kind), name, tags, self.tags)
 
     # -- Slack -------------------------------------------------------------------------------
-    def webhook(self) -> SecretUrl:
+    def webhook(self, channel: str | None = None) -> SecretUrl:
         """The channel's incoming-webhook URL, masked in every output.
 
-        local: the local Slack makes one for the channel (the same one every time).
+        local: the local Slack makes one for the channel (the same one every time); *channel*
+        (default: the lab's) picks another channel.
         aws: read from the environment variable named by ``webhook_env``, and checked.
         """
         if self.is_local:
             answer = self._slack_api("POST", "/labkit/slack/webhooks",
-                                     {"channel": self.config.slack_channel})
+                                     {"channel": channel or self.config.slack_channel})
             return SecretUrl(self.state.slack_https_url + answer["path"])  # type: ignore[union-attr]
         name = self.config.webhook_env
         value = os.environ.get(name, "")
         if not value:
-            raise LabError(
-                f"The environment variable {name} is not set.",
-                f"Copy your channel's webhook URL from Slack's Incoming Webhooks app and set it "
-                f"before starting Jupyter (export {name}='https://hooks.slack.com/services/...'),"
-                f" or use target='local'.")
+            raise LabError(t("lab.webhook_env_unset.what", name=name),
+                           t("lab.webhook_env_unset.todo", name=name))
         return SecretUrl(check_webhook_url(value, allow_local=False))
 
     def slack_messages(self, after: int = 0, channel: str | None = None) -> list[dict]:
         """Messages the local Slack received in the lab's channel (id greater than *after*)."""
-        self._need_local("Reading the channel")
+        self._need_local(t("lab.local_only.reading"))
         query = urllib.parse.urlencode({"channel": channel or self.config.slack_channel,
                                         "after": after})
         return self._slack_api("GET", f"/api/messages?{query}")["messages"]
+
+    def channel_page_url(self, channel: str | None = None) -> str:
+        """The address of the local Slack's page for the lab's channel (or *channel*).
+
+        Open it in a browser tab: it shows the channel's messages as Slack does, and new ones
+        appear there as they arrive. Plain http, so the browser needs no certificate.
+        """
+        from .local.channel_page import page_url
+
+        self._need_local(t("lab.local_only.reading"))
+        return page_url(self.state.slack_http_url,  # type: ignore[union-attr]
+                        channel or self.config.slack_channel)
 
     def last_slack_message_id(self) -> int:
         """The id of the newest message so far (0 if none): wait for ones after it."""
@@ -157,17 +157,18 @@ class Lab:
         return messages[-1]["id"] if messages else 0
 
     def wait_for_slack_message(self, after: int = 0, timeout: float = 20.0,
-                               match: Callable[[dict], bool] | None = None) -> dict:
+                               match: Callable[[dict], bool] | None = None,
+                               channel: str | None = None) -> dict:
         """The first message after id *after* (that *match* accepts), waiting up to *timeout* s."""
         deadline = time.monotonic() + timeout
         while True:
-            for message in self.slack_messages(after):
+            for message in self.slack_messages(after, channel):
                 if match is None or match(message):
                     return message
             if time.monotonic() >= deadline:
-                raise LabError(f"No message reached #{self.config.slack_channel} within "
-                               f"{timeout:.0f} s.",
-                               "Check the cells above for an error, then re-run them.")
+                raise LabError(t("lab.no_message.what",
+                                 channel=channel or self.config.slack_channel, seconds=timeout),
+                               t("lab.no_message.todo"))
             time.sleep(0.2)
 
     def _slack_api(self, method: str, path: str, body: dict | None = None) -> dict:
@@ -179,14 +180,17 @@ class Lab:
             with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
                 return json.loads(response.read())
         except OSError as exc:
-            raise LabError("The local Slack does not answer.",
-                           "Re-run the first cells of this notebook: they restart the local "
-                           "cloud.") from exc
+            raise LabError(t("lab.slack_down.what"), t("lab.slack_down.todo")) from exc
+
+    @property
+    def slack_faults(self) -> SlackFaults:
+        """Fault plans of the local Slack (429, 500, delay, drop), for the lab's channel by
+        default: see :mod:`labkit.faults`. Target local only."""
+        return SlackFaults.for_lab(self)
 
     def _need_local(self, what: str) -> None:
         if not self.is_local:
-            raise LabError(f"{what} works with the local Slack only.",
-                           "On target 'aws', look at your Slack channel instead.")
+            raise LabError(t("lab.local_only.what", what=what), t("lab.local_only.todo"))
 
     # -- progress and checks -----------------------------------------------------------------
     def catch_up(self, step: str | None = None) -> None:
@@ -197,11 +201,11 @@ class Lab:
 
         step = step or self.step
         if not step:
-            raise LabError("catch_up() needs a step.", "Call lab.catch_up('05'), for example.")
+            raise LabError(t("lab.catch_up.no_step.what"), t("lab.catch_up.no_step.todo"))
         command = [sys.executable, "-m", "labkit", "catch-up", step, "-q",
                    "--target", self.config.target, "--region", self.config.region,
                    "--slack-channel", self.config.slack_channel,
-                   "--webhook-env", self.config.webhook_env]
+                   "--webhook-env", self.config.webhook_env, "--lang", self.config.lang]
         if self.config.student:
             command += ["--student", self.config.student]
         if self.config.expected_account_id:
@@ -209,9 +213,8 @@ class Lab:
         done = subprocess.run(command, capture_output=True, text=True)
         print(done.stdout[-3000:])
         if done.returncode != 0:
-            raise LabError(f"Catching up to step {step} failed.",
-                           "The table above names the notebook and cell: open it and run it "
-                           "by hand to see the details.")
+            raise LabError(t("lab.catch_up.failed.what", step=step),
+                           t("lab.catch_up.failed.todo"))
 
 
     def check(self, step: str, **facts: Any) -> None:
@@ -229,7 +232,7 @@ class Lab:
         """What the lab will create, notebook by notebook, with this learner's names."""
         rows = [(nb, what, name) for nb, what, name in plan(self.names)]
         rows[0] = (rows[0][0], rows[0][1], "#" + self.config.slack_channel)
-        return Table(("notebook", "creates", "name"), rows)
+        return Table((t("lab.plan.notebook"), t("lab.plan.creates"), t("lab.plan.name")), rows)
 
     def _creates_here(self) -> list[tuple[str, str]]:
         """(what, name) for everything this notebook (``step``) creates, from :func:`plan`."""
@@ -240,47 +243,54 @@ class Lab:
             if number == "01":
                 name = "#" + self.config.slack_channel
             if name == self.names.bastion and not self.is_local:
-                what = "EC2 instance, only if you ask for one (launch_bastion)"
+                what = t("lab.creates.bastion_aws")
             rows.append((what, name))
         return rows
 
     def _cost(self) -> str:
-        """What this notebook may cost on the target, in one line."""
+        """What this notebook may cost on the target, in one line.
+
+        Kept qualitative on purpose: prices vary by region and change; the checklist in docs/
+        points to the pricing pages. Only the KMS key and a launched instance cost money; the
+        rest stays, at the lab's size, within the monthly amounts AWS does not charge for.
+        """
         if self.is_local:
-            return "none: everything runs on this machine"
+            return t("lab.cost.local")
         names = [name for _, name in self._creates_here()]
         billable = []
         if self.names.kms_alias in names:
-            billable.append(KMS_COST)
+            billable.append(t("lab.cost.kms"))
         if self.names.bastion in names:
-            billable.append(BASTION_COST)
+            billable.append(t("lab.cost.bastion"))
         if billable:
-            return "💲 " + "; ".join(billable) + f". The rest: {FREE_AT_THIS_SIZE}."
+            return t("lab.cost.billable", billable="; ".join(billable), free=t("lab.cost.free"))
         if names:
-            return f"nothing billable expected: {FREE_AT_THIS_SIZE}"
-        return "nothing: this notebook creates nothing"
+            return t("lab.cost.nothing_billable", free=t("lab.cost.free"))
+        return t("lab.cost.nothing")
 
     def summary(self) -> dict[str, str]:
         """The rows shown at the top of every notebook: where the lab runs, as whom, and what
-        this notebook will create there (values may span lines)."""
+        this notebook will create there (values may span lines). Labels and values are in the
+        current language."""
         account = self.account
         if not self.is_local and self.config.expected_account_id:
-            account += " (= expected_account_id ✓)"
+            account = t("lab.summary.account_expected", account=account)
         rows = {
-            "target": self.config.target,
-            "region": self.region,
-            "account": account,
-            "caller": self.identity.arn,
-            "student": self.config.student or "(none)",
+            t("lab.summary.target"): self.config.target,
+            t("lab.summary.region"): self.region,
+            t("lab.summary.account"): account,
+            t("lab.summary.caller"): self.identity.arn,
+            t("lab.summary.student"): self.config.student or t("lab.summary.no_student"),
         }
         if self.state is not None:
-            rows["local cloud"] = (f"{self.state.endpoint_url} (pid {self.state.pid}, "
-                                   f"up {self.state.uptime_seconds:.0f} s)")
+            rows[t("lab.summary.local_cloud")] = t(
+                "lab.summary.local_cloud_value", endpoint=self.state.endpoint_url,
+                pid=self.state.pid, seconds=self.state.uptime_seconds)
         if self.step:
             creates = self._creates_here()
-            rows["creates here"] = ("\n".join(f"{what}: {name}" for what, name in creates)
-                                    or "nothing")
-            rows["cost"] = self._cost()
+            rows[t("lab.summary.creates")] = ("\n".join(f"{what}: {name}" for what, name in creates)
+                                              or t("lab.summary.creates_nothing"))
+            rows[t("lab.summary.cost")] = self._cost()
         return rows
 
     def __repr__(self) -> str:
@@ -327,20 +337,25 @@ def _point_kernel_at(state: st.CloudState | None, region: str) -> None:
 
 def start(target: str = "local", region: str = "ap-northeast-2", student: str = "",
           slack_channel: str = "project", webhook_env: str = "SLACK_WEBHOOK_URL",
-          step: str = "", expected_account_id: str = "", **unused: Any) -> Lab:
+          step: str = "", expected_account_id: str = "", lang: str = "en",
+          **unused: Any) -> Lab:
     """Check the parameters, reach the target (starting the local cloud if needed), return a Lab.
 
     *step* is the calling notebook's number ("03"): the summary lists what it creates, and
     ``lab.catch_up()`` runs the notebooks before it. *expected_account_id* (target aws): refuse
-    any other account; ignored on the local target. Extra keyword arguments are accepted and
-    ignored, so a notebook can pass its whole parameters cell.
+    any other account; ignored on the local target. *lang* ('en' or 'ko') is the language of
+    every message labkit shows from now on. Extra keyword arguments are accepted and ignored,
+    so a notebook can pass its whole parameters cell.
     """
     from .notebook import install_error_display
 
     install_error_display()
+    # Before any other check, so that a mistake in the other parameters is already explained
+    # in the learner's language.
+    lang = i18n.set_language(check_lang(lang))
     config = LabConfig(target=target, region=region, student=student,
                        slack_channel=slack_channel, webhook_env=webhook_env,
-                       expected_account_id=expected_account_id)
+                       expected_account_id=expected_account_id, lang=lang)
     home = st.labkit_home()
     notes: list[str] = []
     state = None
@@ -349,18 +364,12 @@ def start(target: str = "local", region: str = "ap-northeast-2", student: str = 
         if note:
             notes.append(note)
         if started:
-            notes.append(f"Started the local cloud (pid {state.pid}); `labkit local down` "
-                         "stops it.")
+            notes.append(t("lab.note.started", pid=state.pid))
         elif state.labkit_dir != st.this_labkit_dir():
-            notes.append("The local cloud that runs was started by another copy or version of "
-                         "this workbook, which may lack what this one needs. If a cell fails "
-                         "oddly, run `labkit local down`, then this cell again.")
+            notes.append(t("lab.note.other_copy"))
         lost = progress.start_on(home, config.student, state.cloud_id)
         if lost:
-            notes.append(
-                "The local cloud was restarted since you ran step(s) "
-                + ", ".join(lost) + ": it keeps everything in memory, so what they created is "
-                "gone. Run lab.catch_up() (or `labkit catch-up NN`) to make them again.")
+            notes.append(t("lab.note.restarted", steps=", ".join(lost)))
         _point_kernel_at(state, config.region)
         lab_target = Target("local", config.region, state.endpoint_url)
     else:

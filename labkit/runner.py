@@ -45,7 +45,8 @@ CHECKS_MIME = "application/vnd.labkit.checks+json"
 
 #: The parameters the notebooks share (see the cell tagged ``parameters`` in each notebook).
 PARAMETER_NAMES = ("target", "region", "student", "slack_channel", "webhook_env",
-                   "expected_account_id", "bastion_instance_id", "bastion_launch", "alarm_period")
+                   "expected_account_id", "bastion_instance_id", "bastion_launch", "alarm_period",
+                   "lang")
 
 _NOTEBOOK_NAME = re.compile(r"^(\d{2})_.+\.ipynb$")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -111,6 +112,12 @@ def find_project_root(start: Path | None = None) -> Path:
         if (folder / "notebooks").is_dir():
             return folder
     return Path(__file__).resolve().parent.parent
+
+
+def solution_root() -> Path:
+    """The workbook checkout this labkit comes from (its ``notebooks/`` are the solutions)."""
+    checkout = Path(__file__).resolve().parent.parent
+    return checkout if (checkout / "notebooks").is_dir() else find_project_root()
 
 
 def default_notebooks(root: Path, only: list[str] | None = None) -> list[Path]:
@@ -430,6 +437,40 @@ def _stderr_into(log: Path) -> Iterator[None]:
             os.close(saved)
 
 
+def needs_machine_cpu(path: Path) -> bool:
+    """Whether notebook *path* loads this machine's CPU (metadata ``labkit.uses_machine_cpu``)."""
+    try:
+        metadata = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+    except (OSError, ValueError):
+        return False
+    return bool(metadata.get("labkit", {}).get("uses_machine_cpu"))
+
+
+@contextlib.contextmanager
+def machine_cpu(path: Path) -> Iterator[None]:
+    """Hold the machine-wide CPU lock while notebook *path* runs, if it needs the CPU.
+
+    On the local target every learner's "instance" is this machine: while one notebook drives
+    the CPU to ALARM, another's alarm could not return to OK. Runs in parallel (a class
+    rehearsal, two terminals) take turns for such notebooks.
+    """
+    if not needs_machine_cpu(path):
+        yield
+        return
+    import fcntl
+
+    from .local.state import labkit_home
+
+    home = labkit_home()
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / "machine-cpu.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def _run_one(path: Path, parameters: dict[str, Any], out_dir: Path, kernel_name: str | None,
              reporter: _Reporter) -> NotebookResult:
     """Execute one notebook into *out_dir* and describe the outcome."""
@@ -437,7 +478,7 @@ def _run_one(path: Path, parameters: dict[str, Any], out_dir: Path, kernel_name:
     result = NotebookResult(notebook=path.name, status="passed")
     start = time.perf_counter()
     try:
-        with _stderr_into(out_dir / "kernels.log"):
+        with _stderr_into(out_dir / "kernels.log"), machine_cpu(path):
             papermill.execute_notebook(
                 str(path),
                 str(output),
@@ -641,6 +682,9 @@ def add_parameter_flags(parser: argparse.ArgumentParser) -> None:
                              "(notebooks default to SLACK_WEBHOOK_URL)")
     params.add_argument("--expected-account-id", dest="expected_account_id", metavar="ID",
                         help="aws: refuse to run in any other account than this 12-digit id")
+    params.add_argument("--lang", choices=("en", "ko"),
+                        help="language of labkit's messages in the notebooks: en (English) or "
+                             "ko (Korean)")
     params.add_argument("--params", metavar="FILE.yaml",
                         help="YAML file with parameters; flags override its values")
 
@@ -682,6 +726,13 @@ def register_cli(subparsers: Any) -> argparse.ArgumentParser:
                              "(default: stop and mark them skipped)")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="no progress display, only the summary")
+    classroom = parser.add_argument_group("class rehearsal (local target)")
+    classroom.add_argument("--students", metavar="FILE",
+                           help="run the whole lab for every learner of this roster (one id "
+                                "per line, or CSV with a 'student' column) on one local cloud; "
+                                "writes rehearsal.md and rehearsal.csv")
+    classroom.add_argument("--workers", type=int, metavar="N",
+                           help="learners at a time (default: the number of CPU cores)")
     parser.set_defaults(func=run_command)
 
     catch_up = subparsers.add_parser(
@@ -709,7 +760,9 @@ def run_command(args: argparse.Namespace) -> int:
         parameters = parameters_from_args(args)
         root = find_project_root()
         if getattr(args, "step", None) is not None:
-            notebooks = notebooks_before(root, args.step)
+            # The workbook's own notebooks, even from a student edition: catching up needs
+            # the solutions, not the exercises.
+            notebooks = notebooks_before(solution_root(), args.step)
         else:
             notebooks = default_notebooks(root, args.only)
         if args.cleanup == "always":
@@ -726,6 +779,8 @@ def run_command(args: argparse.Namespace) -> int:
         out_dir = Path(args.out).resolve()
     else:
         out_dir = new_run_dir(root)
+    if getattr(args, "students", None):
+        return _rehearse(args, out_dir, console)
     interrupted = False
     try:
         cleanup = [p for p in notebooks if "cleanup" in p.stem] if args.cleanup == "always" else []
@@ -746,3 +801,36 @@ def run_command(args: argparse.Namespace) -> int:
                       "skipped.", highlight=False)
         return 130  # the shell's code for Ctrl-C
     return 1 if any(r.status == "failed" for r in results) else 0
+
+
+def _rehearse(args: argparse.Namespace, out_dir: Path, console: Console) -> int:
+    """``labkit run --students``: hand over to :mod:`labkit.rehearsal` with the shared flags."""
+    from . import i18n
+    from .rehearsal import rehearsal_command
+    from .roster import load_roster
+
+    i18n.set_language(args.lang or "en")
+
+    # The children always report progress: the rehearsal reads it to show the class's.
+    flags: list[str] = ["--cleanup", args.cleanup]
+    for name in ("region", "webhook_env", "lang", "kernel"):
+        value = getattr(args, name, None)
+        if value:
+            flags += ["--" + name.replace("_", "-"), str(value)]
+    if args.only:
+        flags += ["--only", *args.only]
+    if args.keep_going:
+        flags.append("--keep-going")
+    try:
+        if args.student or args.params:
+            raise LabError("--students runs the roster's learners; --student and --params do "
+                           "not go with it.", "Leave them out, or run one learner without "
+                           "--students.")
+        if args.workers is not None and args.workers < 1:
+            raise LabError("--workers must be 1 or more.", "Leave it out to use one per core.")
+        learners = load_roster(Path(args.students), default_channel=args.slack_channel
+                               or "project")
+        return rehearsal_command(args, learners, out_dir, flags)
+    except LabError as exc:
+        console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        return 2

@@ -19,6 +19,10 @@ It follows Slack's documented rendering rules where they matter to a learner:
   ``good``, ``warning``, ``danger`` or a hex colour.
 * App webhooks ignore ``username`` and ``icon_emoji`` overrides, so the preview shows the app.
 
+Two class names mark what a page may want to find or restyle: ``labkit-slack-time`` (the
+message time, whose ``title`` gives the full date) and ``labkit-slack-bar`` (an attachment's
+coloured bar); the local Slack's channel page uses them.
+
 Payload content can never inject HTML: every piece of text is escaped, colours must be hex, and
 only ``http``, ``https`` and ``mailto`` links become links. Images are drawn as labelled frames
 rather than loaded, which keeps the preview offline and stops a message from calling out.
@@ -556,7 +560,7 @@ def _attachment(attachment: Any, tz: tzinfo | None) -> str:
     pretext = f"<div>{fmt('pretext', att['pretext'])}</div>" if att.get("pretext") else ""
     colour = bar_colour(att.get("color"))
     return (f'{pretext}<div style="display:flex;margin:4px 0">'
-            f'<div style="flex:none;width:4px;border-radius:8px;'
+            f'<div class="labkit-slack-bar" style="flex:none;width:4px;border-radius:8px;'
             f'background:{colour}"></div>'
             f'<div style="padding:0 0 0 12px;min-width:0;flex:1">{"".join(inner)}</div></div>')
 
@@ -579,6 +583,8 @@ def render_html(payload: dict[str, Any], *, app_name: str = "Lab Alerts",
     else:
         moment = _to_datetime(when, tz)
     time_html = _clock_time(moment) if moment is not None else ""
+    # As in Slack, hovering over the time shows the full date.
+    time_title = f' title="{_attr(_footer_time(moment))}"' if moment is not None else ""
 
     body = []
     blocks = _list(payload.get("blocks"))
@@ -603,7 +609,8 @@ def render_html(payload: dict[str, Any], *, app_name: str = "Lab Alerts",
         '<div style="flex:1;min-width:0;overflow-wrap:anywhere">'
         f'<div><b>{_esc(app_name)}</b> <span style="font-size:10px;font-weight:bold;'
         f'color:{_MUTED};background:#e8e8e8;border-radius:2px;padding:1px 3px">APP</span> '
-        f'<span style="font-size:12px;color:{_MUTED}">{time_html}</span></div>'
+        f'<span class="labkit-slack-time"{time_title} style="font-size:12px;color:{_MUTED}">'
+        f'{time_html}</span></div>'
         f'{"".join(body)}</div></div>'
     )
 

@@ -20,8 +20,10 @@ Slack's behaviour reproduced here, from Slack's documentation:
   webhooks refuse anything else with 400 ``invalid_blocks``.
 
 Besides the webhooks, the app serves a small JSON API for labkit: read and clear the stored
-messages (``/api/messages``), create and list webhooks and switch rate limiting on and off
-(``/labkit/slack/...``). It is meant to listen on 127.0.0.1 only.
+messages (``/api/messages``), create and list webhooks, switch rate limiting on and off, and
+plan faults per webhook (``/labkit/slack/...``; see ``slack_faults.py``). It is meant to listen
+on 127.0.0.1 only. People read a channel on its page, ``/channels/<channel>``, where messages
+appear as Slack shows them, live (see ``channel_page.py``).
 
 A webhook's secret is a bearer credential: only the create-webhook answer carries it; it never
 appears in any other answer, in ``repr()`` or in this module's log records.
@@ -48,6 +50,9 @@ from urllib.parse import parse_qs
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
+
+from .channel_page import ChannelPages
+from .slack_faults import FaultBook, FaultSpecError, drop_connection, http_answer, parse_fault
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +162,7 @@ class SlackStore:
         self.team_id = team_id
         self._clock = clock
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)  # wakes wait_for_messages()
         self._by_channel: dict[str, Webhook] = {}
         self._by_hook_id: dict[str, Webhook] = {}
         self._messages: list[dict[str, Any]] = []
@@ -219,6 +225,7 @@ class SlackStore:
             }
             self._next_id += 1
             self._messages.append(record)
+            self._arrived.notify_all()
             return copy.deepcopy(record)
 
     def messages(self, channel: str | None = None, after_id: int = 0) -> list[dict[str, Any]]:
@@ -229,6 +236,15 @@ class SlackStore:
                 for m in self._messages
                 if m["id"] > after_id and (channel is None or m["channel"] == channel)
             ]
+
+    def wait_for_messages(self, channel: str | None, after_id: int,
+                          timeout: float) -> list[dict[str, Any]]:
+        """Like :meth:`messages`, but when there is none yet, wait up to *timeout* s for one."""
+        with self._arrived:
+            self._arrived.wait_for(lambda: any(
+                m["id"] > after_id and (channel is None or m["channel"] == channel)
+                for m in self._messages), timeout)
+        return self.messages(channel, after_id)
 
     def clear(self) -> int:
         """Delete every stored message and return how many there were.
@@ -322,7 +338,10 @@ class SlackApp:
         self.store = store
         self.rate_limit = rate_limit
         self.limiter = limiter or RateLimiter()
+        self.faults = FaultBook()
+        self.pages = ChannelPages(store)
         self.url_map = Map([
+            *self.pages.rules(),  # /channels/<channel>: the channel page, see channel_page.py
             Rule("/services/<team>/<hook>/<secret>", endpoint="webhook", methods=["POST"]),
             # Any other shape under /services/ is a webhook that does not exist, as on Slack.
             Rule("/services/<path:rest>", endpoint="no_service", methods=["POST"]),
@@ -332,6 +351,9 @@ class SlackApp:
             Rule("/labkit/slack/webhooks", endpoint="list_webhooks", methods=["GET"]),
             Rule("/labkit/slack/settings", endpoint="get_settings", methods=["GET"]),
             Rule("/labkit/slack/settings", endpoint="set_settings", methods=["POST"]),
+            Rule("/labkit/slack/faults", endpoint="list_faults", methods=["GET"]),
+            Rule("/labkit/slack/faults", endpoint="add_fault", methods=["POST"]),
+            Rule("/labkit/slack/faults", endpoint="clear_faults", methods=["DELETE"]),
         ])
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
@@ -339,7 +361,9 @@ class SlackApp:
         adapter = self.url_map.bind_to_environ(environ)
         try:
             endpoint, args = adapter.match()
-            response = getattr(self, f"on_{endpoint}")(request, **args)
+            # The channel page's rules name their views directly; the others by method name.
+            view = endpoint if callable(endpoint) else getattr(self, f"on_{endpoint}")
+            response = view(request, **args)
         except HTTPException as exc:
             # werkzeug's own 404/405 pages; they never echo the request path.
             response = exc.get_response(environ)
@@ -354,6 +378,15 @@ class SlackApp:
         if not hmac.compare_digest(webhook.secret.encode(), secret.encode()):
             log.info("refused a post to %s with a wrong secret", webhook.hook_id)
             return _slack_answer(403, "invalid_token")
+        fault = self.faults.take(webhook.channel)  # a misbehaviour planned by a test or learner
+        if fault is not None:
+            log.info("fault on %s: %s", webhook.hook_id, fault.describe())
+            if fault.kind == "drop":
+                drop_connection(request.environ)
+            if fault.kind == "delay":
+                time.sleep(fault.delay_ms / 1000)
+            else:
+                return _slack_answer(*http_answer(fault))  # type: ignore[misc]
         try:
             payload = parse_webhook_body(request.content_type, request.get_data())
             check_message(payload)
@@ -425,6 +458,31 @@ class SlackApp:
             self.limiter.reset()  # switching back on starts every webhook with a full burst
         self.rate_limit = value
         return _json({"rate_limit": self.rate_limit})
+
+    # -- fault plans (see slack_faults) --------------------------------------------------------
+
+    def on_list_faults(self, request: Request) -> Response:
+        plans = self.faults.plans(request.args.get("channel") or None)
+        hooks = {w.channel: w.hook_id for w in self.store.webhooks()}
+        return _json({"faults": [{"channel": channel, "hook_id": hooks.get(channel),
+                                  **fault.to_json(), "description": fault.describe()}
+                                 for channel, plan in plans.items() for fault in plan]})
+
+    def on_add_fault(self, request: Request) -> Response:
+        body = request.get_json(silent=True)
+        channel = body.get("channel") if isinstance(body, dict) else None
+        channel = channel.removeprefix("#") if isinstance(channel, str) else ""
+        if not _CHANNEL_NAME.fullmatch(channel):
+            return _json({"error": "channel must be a Slack channel name"}, 400)
+        try:
+            fault = parse_fault(body)  # type: ignore[arg-type]
+        except FaultSpecError as exc:
+            return _json({"error": str(exc)}, 400)
+        plan = self.faults.add(channel, fault)
+        return _json({"channel": channel, "faults": [f.to_json() for f in plan]})
+
+    def on_clear_faults(self, request: Request) -> Response:
+        return _json({"cleared": self.faults.clear(request.args.get("channel") or None)})
 
 
 def make_slack_app(store: SlackStore, *, rate_limit: bool = True,

@@ -69,9 +69,16 @@ def client(home: Path, service: str):
                         aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
+def holdings(home: Path) -> dict:
+    """What the local cloud holds, per service, and the local Slack's webhooks and messages."""
+    status = cloud.fetch_status(cloud.find(home).state)
+    return {"holds": status["holds"], "webhooks": status["slack"]["webhooks"],
+            "messages": status["slack"]["messages"]}
+
+
 def test_two_learners_are_isolated_and_check_shows_a_partial_run(home, tmp_path):
     roster = tmp_path / "class.csv"
-    roster.write_text("student\nann\nbob\ncho\n", encoding="utf-8")
+    roster.write_text("student\nann\nbob\ncho\ndan\n", encoding="utf-8")  # dan: not started
     pair = tmp_path / "pair.txt"
     pair.write_text("ann\nbob\n", encoding="utf-8")
 
@@ -82,13 +89,16 @@ def test_two_learners_are_isolated_and_check_shows_a_partial_run(home, tmp_path)
                      "--out", str(tmp_path / "cho"))
     assert partial.returncode == 0, partial.stdout[-3000:]
 
+    before = holdings(home)
     checked = labkit("check", "--students", str(roster), "--out", str(tmp_path / "c1"))
+    assert holdings(home) == before  # checking changed nothing, not even for dan
     assert checked.returncode == 1  # cho has not done 03-06 yet
     table = check_table(tmp_path / "c1")
     steps = [f"0{n}" for n in range(7)]
     assert [table["ann", s] for s in steps] == ["passed"] * 7
     assert [table["bob", s] for s in steps] == ["passed"] * 7
     assert [table["cho", s] for s in steps] == ["passed"] * 3 + ["failed"] * 4
+    assert [table["dan", s] for s in steps] == ["passed"] + ["failed"] * 6
     assert "cho" in checked.stdout and "│ ann " in checked.stdout
     assert labkit("check", "--students", str(roster), "--required", "00-02",
                   "--no-report").returncode == 0
