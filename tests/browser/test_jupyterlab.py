@@ -68,6 +68,12 @@ def jupyter_env(home: Path) -> dict[str, str]:
                       ("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython")):
         (home / sub).mkdir(parents=True, exist_ok=True)
         env[name] = str(home / sub)
+    # Answer JupyterLab's "get notified about news?" question in advance, as a learner would
+    # once: the pop-up would otherwise cover part of the screenshot.
+    settings = home / "settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True, exist_ok=True)
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    env["JUPYTERLAB_SETTINGS_DIR"] = str(home / "settings")
     return env
 
 
