@@ -7,6 +7,7 @@ is gone. Each passed check records its step with the cloud's id; the next notebo
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 
@@ -14,6 +15,15 @@ def _path(home: Path, student: str) -> Path:
     folder = home / "progress"
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"{student or 'default'}.json"
+
+
+def _write(home: Path, student: str, record: dict) -> None:
+    # Whole file or nothing: a notebook of the same learner reading at that moment never sees
+    # half a record (and would otherwise take it for "no progress").
+    path = _path(home, student)
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text(json.dumps(record))
+    os.replace(partial, path)
 
 
 def read(home: Path, student: str) -> dict:
@@ -36,7 +46,7 @@ def start_on(home: Path, student: str, cloud_id: str) -> list[str]:
     lost = lost_steps(record, cloud_id)
     if record.get("cloud_id") != cloud_id:
         record = {"cloud_id": cloud_id, "steps": []}
-        _path(home, student).write_text(json.dumps(record))
+        _write(home, student, record)
     return lost
 
 
@@ -46,4 +56,4 @@ def mark_done(home: Path, student: str, cloud_id: str, step: str) -> None:
         record = {"cloud_id": cloud_id, "steps": []}
     if step not in record["steps"]:
         record["steps"].append(step)
-    _path(home, student).write_text(json.dumps(record))
+    _write(home, student, record)

@@ -90,12 +90,15 @@ def up(home: Path | None = None, *, rate_limit: bool = True,
         if state is not None and state.pid == process.pid:
             return state, True, found.note
         code = process.poll()
+        if code == 3:
+            # Another process is starting one for this folder at the same moment (it holds the
+            # lock): wait for it to be ready, then use it.
+            raced = find(home)
+            if raced.state is not None:
+                return raced.state, False, found.note
+            time.sleep(0.05)
+            continue
         if code is not None:
-            if code == 3:
-                # Another process started one for this folder at the same moment: use it.
-                raced = find(home)
-                if raced.state is not None:
-                    return raced.state, False, found.note
             raise LabError(
                 f"The local cloud stopped while starting (exit code {code}). "
                 f"Last lines of its log:\n{_tail(log_path)}",

@@ -157,3 +157,18 @@ def test_the_log_never_holds_a_webhook_secret(home):
     log = (home / st.LOG_FILE).read_text()
     assert "/services/" in log  # the request was logged...
     assert secret not in log    # ...with its secret masked
+
+
+def test_two_processes_starting_the_cloud_at_once_share_one(home):
+    """The one that loses the lock waits for the winner's cloud instead of failing."""
+    import concurrent.futures
+
+    code = ("import json, sys; from pathlib import Path; from labkit.local import cloud; "
+            "state, started, _ = cloud.up(Path(sys.argv[1])); print(json.dumps([state.pid, started]))")
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(lambda _: subprocess.run([sys.executable, "-c", code, str(home)],
+                                                      capture_output=True, text=True), range(2)))
+    assert [r.returncode for r in runs] == [0, 0], [r.stderr[-500:] for r in runs]
+    answers = [json.loads(r.stdout) for r in runs]
+    assert answers[0][0] == answers[1][0]  # the same cloud
+    assert sorted(started for _, started in answers) == [False, True]
