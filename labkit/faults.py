@@ -27,16 +27,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import LabError
+from .i18n import t
 from .local import cloud
-from .local.slack_faults import KINDS, FaultSpecError, parse_fault
+from .local.slack_faults import KINDS, Fault, FaultSpecError, parse_fault
 
 if TYPE_CHECKING:
     from .lab import Lab
-
-EXAMPLES = ("For example lab.slack_faults.add('429', count=3, retry_after=1) in a notebook, or "
-            "`labkit local fault 429 --count 3 --retry-after 1` in a terminal.")
-NOT_RUNNING_TODO = ("Start it with `labkit local up` (or run a notebook's first cells). If it was "
-                    "stopped or killed, the new one starts empty: re-run the earlier notebooks.")
 
 
 def fault_request(kind: str, count: int | None = 1, *, always: bool = False,
@@ -53,10 +49,11 @@ def fault_request(kind: str, count: int | None = 1, *, always: bool = False,
     if delay_ms is not None:
         body["delay_ms"] = delay_ms
     try:
-        parse_fault(body)
+        parse_fault(body)  # checked in the kernel, so its message is in the lab's language
     except FaultSpecError as exc:
-        raise LabError(f"That fault cannot be planned: {exc}.",
-                       f"Kinds are {', '.join(KINDS)}. {EXAMPLES}") from None
+        raise LabError(t("faults.cannot_plan.what", error=exc),
+                       t("faults.cannot_plan.todo", kinds=", ".join(KINDS),
+                         examples=t("faults.examples"))) from None
     return body
 
 
@@ -71,10 +68,7 @@ class SlackFaults:
     def for_lab(cls, lab: Lab) -> SlackFaults:
         """The fault plans of the lab's local Slack, for the lab's channel by default."""
         if not lab.is_local or lab.state is None:
-            raise LabError("Fault injection needs the local Slack: a real Slack cannot be told "
-                           "to fail on cue.",
-                           "Run this with target='local'; on target 'aws' there is nothing to "
-                           "inject faults into.")
+            raise LabError(t("faults.needs_local.what"), t("faults.needs_local.todo"))
         return cls(lab.state.slack_http_url, lab.config.slack_channel)
 
     @classmethod
@@ -84,7 +78,7 @@ class SlackFaults:
         found = cloud.find(home)
         if found.state is None:
             raise LabError(((found.note + " ") if found.note else "")
-                           + "No local cloud is running.", NOT_RUNNING_TODO)
+                           + t("faults.not_running.what"), t("faults.not_running.todo"))
         return cls(found.state.slack_http_url, channel)
 
     def add(self, kind: str, count: int | None = 1, *, always: bool = False,
@@ -105,7 +99,9 @@ class SlackFaults:
         in the order requests will meet them; each has a ``description`` for people."""
         query = "" if every_channel else "?" + urllib.parse.urlencode(
             {"channel": (channel or self.channel).removeprefix("#")})
-        return self._call("GET", "/labkit/slack/faults" + query)["faults"]
+        faults = self._call("GET", "/labkit/slack/faults" + query)["faults"]
+        # The local Slack describes them in its own language (English): say it in the lab's.
+        return [{**fault, "description": Fault.from_json(fault).describe()} for fault in faults]
 
     def clear(self, channel: str | None = None, *, every_channel: bool = False) -> int:
         """Forget the channel's planned faults (every channel's with *every_channel*); returns
@@ -127,14 +123,13 @@ class SlackFaults:
             except ValueError:
                 error = ""
             if exc.code == 404:
-                raise LabError("The local Slack that runs does not know fault plans.",
-                               "It was started by an older copy of the workbook: run `labkit "
-                               "local down`, then `labkit local up`.") from None
-            raise LabError(f"The local Slack refused the fault: {error or exc.reason}.",
-                           EXAMPLES) from None
+                raise LabError(t("faults.old_slack.what"), t("faults.old_slack.todo")) from None
+            # The local Slack's own words (English): faults are checked here before they are
+            # sent, so what it still refuses is rare (a channel name it does not accept).
+            raise LabError(t("faults.refused.what", error=error or exc.reason),
+                           t("faults.examples")) from None
         except OSError as exc:
-            raise LabError("The local Slack does not answer: the local cloud may have been "
-                           "stopped or killed.", NOT_RUNNING_TODO) from exc
+            raise LabError(t("faults.no_answer.what"), t("faults.not_running.todo")) from exc
 
 
 # --------------------------------------------------------------------------------------------
@@ -214,7 +209,7 @@ def cmd_fault_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(pending, indent=2))
     else:
-        _print_plan(pending, f"#{faults.channel}" if args.channel else "any channel")
+        _print_plan(pending, f"#{faults.channel}" if args.channel else t("faults.any_channel"))
     return 0
 
 
@@ -222,15 +217,16 @@ def cmd_fault_clear(args: argparse.Namespace) -> int:
     """``labkit local fault clear``: forget planned faults."""
     faults = SlackFaults.for_running_cloud(channel=args.channel or "project")
     cleared = faults.clear(every_channel=args.channel is None)
-    where = f"#{faults.channel}" if args.channel else "every channel"
-    print(f"Cleared {cleared} planned fault(s) on {where}: the local Slack behaves again.")
+    where = f"#{faults.channel}" if args.channel else t("faults.every_channel")
+    print(t("faults.cleared", count=cleared, where=where))
     return 0
 
 
 def _print_plan(pending: list[dict], where: str) -> None:
+    """Print the faults still to come (from :meth:`SlackFaults.pending`), or that none are."""
     if not pending:
-        print(f"No faults planned on {where}: the local Slack behaves normally.")
+        print(t("faults.none_planned", where=where))
         return
-    print("Planned faults, in the order requests meet them:")
+    print(t("faults.planned"))
     for fault in pending:
         print(f"  #{fault['channel']}: {fault['description']}")

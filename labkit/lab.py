@@ -24,7 +24,8 @@ from .local import cloud
 from .local import state as st
 from .display import Table
 from .i18n import t
-from .names import Names, kms_tag_list, names_for, plan, standard_tags, tag_list
+from .names import (LOCAL_ONLY, Names, kms_tag_list, names_for, plan, standard_tags,
+                    tag_list)
 from .webhook import SecretUrl, check_webhook_url
 
 # Variables this kernel gets for the local target, so `!aws ...` cells and plain
@@ -230,7 +231,8 @@ class Lab:
     # -- display -----------------------------------------------------------------------------
     def plan(self) -> Table:
         """What the lab will create, notebook by notebook, with this learner's names."""
-        rows = [(nb, what, name) for nb, what, name in plan(self.names)]
+        rows = [(nb, what, name) for nb, what, name in plan(self.names)
+                if self.is_local or nb not in LOCAL_ONLY]
         rows[0] = (rows[0][0], rows[0][1], "#" + self.config.slack_channel)
         return Table((t("lab.plan.notebook"), t("lab.plan.creates"), t("lab.plan.name")), rows)
 
@@ -238,7 +240,7 @@ class Lab:
         """(what, name) for everything this notebook (``step``) creates, from :func:`plan`."""
         rows = []
         for number, what, name in plan(self.names):
-            if number != self.step:
+            if number != self.step or (number in LOCAL_ONLY and not self.is_local):
                 continue
             if number == "01":
                 name = "#" + self.config.slack_channel

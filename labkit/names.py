@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from .i18n import t
+
 PROJECT_TAG = "cloudwatch-slack-lab"
 
 
@@ -25,9 +27,14 @@ class Names:
     bastion: str
     log_group: str
     test_event: str
+    # The prefix the names were made with ('' or 'kim-'): notebook 08's names derive from it.
+    prefix: str = ""
 
     def as_dict(self) -> dict[str, str]:
-        return asdict(self)
+        """The names by what they name (the prefix is not a name, so it is left out)."""
+        names = asdict(self)
+        del names["prefix"]
+        return names
 
 
 def names_for(prefix: str = "") -> Names:
@@ -45,7 +52,34 @@ def names_for(prefix: str = "") -> Names:
         bastion=f"{prefix}bastion",
         log_group=f"/aws/lambda/{function}",
         test_event="MissionSlackTest",
+        prefix=prefix,
     )
+
+
+@dataclass(frozen=True)
+class FlakyNames:
+    """Names of notebook 08's own pipeline; a channel of its own keeps faults off #project."""
+
+    channel: str
+    parameter: str
+    queue: str
+    role: str
+    function: str
+    log_group: str
+    topic: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def flaky_names(prefix: str = "") -> FlakyNames:
+    """Notebook 08's names with the learner's *prefix* ('' or 'kim-') in front."""
+    function = f"{prefix}mission-flaky-lambda"
+    return FlakyNames(channel=f"{prefix}mission-flaky",
+                      parameter=f"{prefix}mission-flaky-webhook",
+                      queue=f"{prefix}mission-flaky-dlq", role=f"{prefix}mission-flaky-role",
+                      function=function, log_group=f"/aws/lambda/{function}",
+                      topic=f"{prefix}mission-flaky-sns")
 
 
 def standard_tags(student: str = "") -> dict[str, str]:
@@ -63,17 +97,31 @@ def kms_tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"TagKey": key, "TagValue": value} for key, value in tags.items()]
 
 
+# Notebooks that create something on target local only: on aws notebook 08 creates nothing,
+# since a real Slack cannot be told to fail on cue.
+LOCAL_ONLY = frozenset({"08"})
+
+
 def plan(names: Names) -> list[tuple[str, str, str]]:
-    """(notebook, what, name) for everything the lab creates, in the order it is created."""
+    """(notebook, what, name) for everything the lab creates, in the order it is created;
+    *what* is in the current language. Notebook 08 deletes what it creates at its end."""
+    flaky = flaky_names(names.prefix)
     return [
-        ("01", "Slack incoming webhook", "#project channel"),
-        ("02", "SNS topic", names.topic),
-        ("02", "SQS queue (shows what SNS delivers)", names.queue),
-        ("03", "IAM role for the function", names.role),
-        ("03", "Lambda function", names.function),
-        ("03", "CloudWatch Logs log group", names.log_group),
-        ("04", "KMS key and alias", names.kms_alias),
-        ("05", "IAM policy allowing kms:Decrypt", names.kms_policy),
-        ("06", "EC2 instance to watch (local target)", names.bastion),
-        ("06", "CloudWatch alarm", names.alarm),
+        ("01", t("plan.slack_webhook"), "#project channel"),
+        ("02", t("plan.sns_topic"), names.topic),
+        ("02", t("plan.sqs_inbox"), names.queue),
+        ("03", t("plan.function_role"), names.role),
+        ("03", t("plan.lambda_function"), names.function),
+        ("03", t("plan.log_group"), names.log_group),
+        ("04", t("plan.kms_key"), names.kms_alias),
+        ("05", t("plan.kms_policy"), names.kms_policy),
+        ("06", t("plan.bastion"), names.bastion),
+        ("06", t("plan.alarm"), names.alarm),
+        ("08", t("plan.flaky_webhook"), "#" + flaky.channel),
+        ("08", t("plan.webhook_parameter"), flaky.parameter),
+        ("08", t("plan.dead_letter_queue"), flaky.queue),
+        ("08", t("plan.function_role"), flaky.role),
+        ("08", t("plan.log_group"), flaky.log_group),
+        ("08", t("plan.lambda_function"), flaky.function),
+        ("08", t("plan.sns_topic"), flaky.topic),
     ]

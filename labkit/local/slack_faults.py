@@ -18,6 +18,10 @@ A fault lasts for ``count`` requests, or for every request when ``count`` is ``N
 (Slack "down for good", for the dead-letter case); the next fault in the queue starts when it
 is used up. This module is the plans' logic (validation, the queue) plus the one call that
 drops a connection under werkzeug's server; ``slack.py`` applies them to webhook requests.
+
+Its texts (errors, descriptions) come from the catalogue in the current language. labkit checks
+a fault in the learner's kernel before sending it, so a learner reads them in the lab's
+language; the local Slack's own process keeps the default, English, for its API answers.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ import threading
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any, NoReturn
+
+from ..i18n import t
 
 KINDS = ("429", "500", "delay", "drop")
 MAX_COUNT = 10_000
@@ -68,20 +74,35 @@ class Fault:
 
     def describe(self) -> str:
         """One line for people: ``429 (Retry-After 1 s) for the next 3 requests``."""
-        what = {"429": f"429 rate_limited (Retry-After {self.retry_after} s)",
-                "500": f"500 {SERVER_ERROR_BODY}",
-                "delay": f"delay of {self.delay_ms} ms",
-                "drop": "dropped connection"}[self.kind]
+        if self.kind == "429":
+            what = t("faults.describe.429", seconds=self.retry_after)
+        elif self.kind == "delay":
+            what = t("faults.describe.delay", ms=self.delay_ms)
+        elif self.kind == "drop":
+            what = t("faults.describe.drop")
+        else:
+            what = f"500 {SERVER_ERROR_BODY}"  # a status and Slack's word: never translated
         if self.count is None:
-            return f"{what} for every request"
-        return f"{what} for the next {self.count} request{'s' if self.count != 1 else ''}"
+            return t("faults.describe.every_request", what=what)
+        if self.count == 1:
+            return t("faults.describe.next_request", what=what, count=self.count)
+        return t("faults.describe.next_requests", what=what, count=self.count)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Fault:
+        """The fault that :meth:`to_json` gave *data* (settings its kind does not use are
+        left at their defaults)."""
+        return cls(kind=str(data["kind"]), count=data.get("count"),
+                   retry_after=data.get("retry_after", DEFAULT_RETRY_AFTER),
+                   delay_ms=data.get("delay_ms", DEFAULT_DELAY_MS))
 
 
 def _whole_number(data: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
     value = data.get(key, default)
     # bool is an int in Python; "count": true is a mistake, not 1.
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise FaultSpecError(f"{key} must be a whole number from {low} to {high}, not {value!r}")
+        raise FaultSpecError(t("faults.spec.whole_number", name=key, low=low, high=high,
+                               value=repr(value)))
     return value
 
 
@@ -92,23 +113,23 @@ def parse_fault(data: Mapping[str, Any]) -> Fault:
     (every request), ``retry_after`` (seconds, 429 only), ``delay_ms`` (delay only).
     """
     if not isinstance(data, Mapping):
-        raise FaultSpecError("a fault must be a JSON object such as {\"kind\": \"429\", "
-                             "\"count\": 3}")
+        raise FaultSpecError(t("faults.spec.not_object", example='{"kind": "429", "count": 3}'))
     kind = str(data.get("kind", ""))
     if kind not in KINDS:
-        raise FaultSpecError(f"kind must be one of {', '.join(KINDS)}, not {data.get('kind')!r}")
+        raise FaultSpecError(t("faults.spec.kind", kinds=", ".join(KINDS),
+                               value=repr(data.get("kind"))))
     unknown = set(data) - {"kind", "count", "always", "retry_after", "delay_ms", "channel"}
     if unknown:
-        raise FaultSpecError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        raise FaultSpecError(t("faults.spec.unknown", names=", ".join(sorted(unknown))))
     always = data.get("always", False)
     if not isinstance(always, bool):
-        raise FaultSpecError(f"always must be true or false, not {always!r}")
+        raise FaultSpecError(t("faults.spec.always", value=repr(always)))
     if always and data.get("count") is not None:
-        raise FaultSpecError("give either count (a number of requests) or always, not both")
+        raise FaultSpecError(t("faults.spec.count_or_always"))
     if kind != "429" and "retry_after" in data:
-        raise FaultSpecError("retry_after applies to kind 429 only")
+        raise FaultSpecError(t("faults.spec.retry_after_429"))
     if kind != "delay" and "delay_ms" in data:
-        raise FaultSpecError("delay_ms applies to kind delay only")
+        raise FaultSpecError(t("faults.spec.delay_ms_delay"))
     count = None if always else _whole_number(data, "count", 1, 1, MAX_COUNT)
     return Fault(kind=kind, count=count,
                  retry_after=_whole_number(data, "retry_after", DEFAULT_RETRY_AFTER, 0,

@@ -1,6 +1,14 @@
+import re
+
 import pytest
 
-from labkit.names import kms_tag_list, names_for, plan, standard_tags, tag_list
+from labkit import i18n
+from labkit.aws import Identity
+from labkit.config import LabConfig
+from labkit.lab import Lab
+from labkit.names import flaky_names, kms_tag_list, names_for, plan, standard_tags, tag_list
+
+HANGUL = re.compile("[\uac00-\ud7a3]")
 
 
 def test_defaults_are_the_source_labs_names():
@@ -51,3 +59,66 @@ def test_plan_names_every_resource_with_its_notebook():
     rows = plan(names_for(""))
     assert ("02", "SNS topic", "mission-sns") in rows
     assert [nb for nb, _, _ in rows] == sorted(nb for nb, _, _ in rows)
+
+
+def test_plan_lists_notebook_08_s_own_pipeline_by_its_names():
+    flaky = flaky_names("kim-")
+    rows = [(what, name) for nb, what, name in plan(names_for("kim-")) if nb == "08"]
+    assert [name for _, name in rows] == [
+        "#kim-mission-flaky", "kim-mission-flaky-webhook", "kim-mission-flaky-dlq",
+        "kim-mission-flaky-role", "/aws/lambda/kim-mission-flaky-lambda",
+        "kim-mission-flaky-lambda", "kim-mission-flaky-sns"]
+    # Every name notebook 08 builds is planned, each once.
+    assert sorted(name.removeprefix("#") for _, name in rows) == sorted(flaky.as_dict().values())
+    assert ("SQS dead-letter queue", "kim-mission-flaky-dlq") in rows
+
+
+def test_names_remember_their_prefix_but_do_not_list_it_as_a_name():
+    names = names_for("kim-")
+    assert names.prefix == "kim-"
+    assert "prefix" not in names.as_dict()
+
+
+def test_plan_says_what_in_the_current_language_and_keeps_the_names():
+    english = plan(names_for("kim-"))
+    i18n.set_language("ko")
+    try:
+        korean = plan(names_for("kim-"))
+    finally:
+        i18n.set_language("en")
+    assert [(nb, name) for nb, _, name in korean] == [(nb, name) for nb, _, name in english]
+    assert ("02", "SNS 토픽", "kim-mission-sns") in korean
+    assert all(HANGUL.search(what) for _, what, _ in korean if what not in KEPT_IN_KOREAN)
+
+
+# A product's own name, written the same in Korean ("Lambda function" is "Lambda 함수").
+KEPT_IN_KOREAN = {"Slack Incoming Webhook"}
+
+
+class FakeTarget:
+    """A target that answers STS without any cloud; *name* is "local" or "aws"."""
+
+    region, endpoint_url = "ap-northeast-2", "http://127.0.0.1:1"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def identity(self) -> Identity:
+        return Identity("123456789012", "arn:aws:iam::123456789012:user/kim", self.region)
+
+
+def lab_for(target: str, step: str, home) -> Lab:
+    config = LabConfig(target=target, student="kim", known_regions=["ap-northeast-2"])
+    return Lab(config, FakeTarget(target), home, None, [], step=step)
+
+
+def test_notebook_08_creates_its_pipeline_on_local_only(tmp_path):
+    local, aws = lab_for("local", "08", tmp_path), lab_for("aws", "08", tmp_path)
+    assert local.summary()["creates here"].split("\n")[-1] == \
+        "SNS topic: kim-mission-flaky-sns"
+    # On aws the notebook does nothing, so it plans nothing and costs nothing.
+    assert aws.summary()["creates here"] == "nothing"
+    assert aws.summary()["cost"] == "nothing: this notebook creates nothing"
+    assert "kim-mission-flaky-sns" in repr(local.plan())
+    assert "mission-flaky" not in repr(aws.plan())
+    assert aws.plan().rows[0] == ("01", "Slack incoming webhook", "#project")

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import threading
 import urllib.request
 from types import SimpleNamespace
+from typing import NoReturn
 
 import pytest
+from botocore.exceptions import ClientError
 from werkzeug.serving import make_server
 from werkzeug.test import Client
 
+from labkit import i18n
+from labkit.checks import CheckReport
 from labkit.errors import LabError
 from labkit.faults import SlackFaults, fault_request
 from labkit.local import slack as slack_module
@@ -26,6 +31,7 @@ from labkit.local.slack_faults import (
     parse_fault,
     take,
 )
+from labkit.steps_08 import step_08
 
 # --------------------------------------------------------------------------------------------
 # Validation (pure)
@@ -301,3 +307,102 @@ def test_drop_closes_the_connection_without_an_answer(store) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+# --------------------------------------------------------------------------------------------
+# In the lab's language: what a learner reads, while the local Slack's API stays English
+
+HANGUL = re.compile("[\uac00-\ud7a3]")
+
+
+@pytest.fixture
+def korean():
+    """The lab's language is Korean for the test; English again afterwards."""
+    i18n.set_language("ko")
+    yield
+    i18n.set_language("en")
+
+
+def test_a_wrong_fault_is_explained_in_the_lab_s_language(korean) -> None:
+    with pytest.raises(LabError) as raised:
+        fault_request(kind="418")
+    assert HANGUL.search(raised.value.what) and "'418'" in raised.value.what
+    assert HANGUL.search(raised.value.todo)
+    assert "labkit local fault 429 --count 3 --retry-after 1" in raised.value.todo
+    with pytest.raises(LabError) as raised:
+        SlackFaults.for_lab(SimpleNamespace(is_local=False, state=None))  # type: ignore[arg-type]
+    assert HANGUL.search(raised.value.what) and "target='local'" in raised.value.todo
+
+
+def test_descriptions_follow_the_language_and_keep_codes(korean) -> None:
+    assert Fault("429", 3, retry_after=2).describe() == \
+        "다음 요청 3번에 429 rate_limited (Retry-After 2초)"
+    assert Fault("500", None).describe() == "모든 요청에 500 internal_error"
+
+
+def test_pending_describes_the_local_slack_s_faults_in_the_lab_s_language(korean) -> None:
+    # What the local Slack's process answers: its descriptions are in English.
+    answer = {"channel": "project", "hook_id": None, "kind": "delay", "count": 2,
+              "delay_ms": 250, "description": "delay of 250 ms for the next 2 requests"}
+    faults = SlackFaults("http://local-slack")
+    faults._call = (  # type: ignore[method-assign]
+        lambda method, path, body=None: {"faults": [answer]})
+    assert faults.pending() == [{**answer, "description": "다음 요청 2번에 250 ms 지연"}]
+
+
+# --------------------------------------------------------------------------------------------
+# Notebook 08's check, on a lab whose pipeline is gone
+
+
+class GoneClient:
+    """A boto3 client of a target where nothing of notebook 08 exists."""
+
+    def describe_log_groups(self, **_: object) -> dict:
+        return {"logGroups": []}
+
+    def __getattr__(self, operation: str):
+        def not_found(**_: object) -> NoReturn:
+            raise ClientError({"Error": {"Code": "ResourceNotFoundException"}}, operation)
+        return not_found
+
+
+def lab_after_notebook_08(messages: list[dict], pending: list[dict]) -> SimpleNamespace:
+    return SimpleNamespace(
+        is_local=True, config=SimpleNamespace(prefix="kim-"), region="ap-northeast-2",
+        account="123456789012", client=lambda service: GoneClient(),
+        slack_messages=lambda after, channel: messages,
+        slack_faults=SimpleNamespace(pending=lambda channel: pending))
+
+
+def test_step_08_texts_come_from_the_catalogue_in_the_lab_s_language(korean) -> None:
+    lab = lab_after_notebook_08(
+        messages=[{"payload": {"text": "flaky-outage"}}] * 2,
+        pending=[{"kind": "500"}])
+    report = CheckReport("08")
+    step_08(lab, report, rate_limited=[
+        {"message": "notification", "outcome": "delivered", "attempts": 3}],
+        labels=["flaky-outage"])  # type: ignore[arg-type]
+    assert [item.ok for item in report.items] == [True, False, False, True]
+    assert all(HANGUL.search(item.text) for item in report.items)
+    counted, planned = report.items[1], report.items[2]
+    assert "#kim-mission-flaky" in counted.text and "flaky-outage 2" in counted.hint
+    assert "#kim-mission-flaky" in planned.text and "lab.slack_faults.clear" in planned.hint
+
+
+def test_step_08_keeps_its_english_wording() -> None:
+    lab = lab_after_notebook_08(messages=[], pending=[])
+    report = CheckReport("08")
+    step_08(lab, report, outage=[])  # type: ignore[arg-type]
+    assert [(item.ok, item.text, item.hint) for item in report.items] == [
+        (False, "When 500s outlasted one invocation, Lambda retried it and the alarm was "
+                "delivered", "Run the 500 cell again; it waits for Lambda's retry."),
+        (True, "No fault is left planned on #kim-mission-flaky",
+         "Run lab.slack_faults.clear(channel) (the cleanup cell does)."),
+        (True, "Nothing of this notebook's pipeline is left",
+         "Still there: . Run the cleanup cells."),
+    ]
+    lab.is_local = False
+    report = CheckReport("08")
+    step_08(lab, report, outage=[])  # type: ignore[arg-type]
+    assert [(item.ok, item.text) for item in report.items] == [
+        (True, "Nothing was created on AWS: fault injection needs the local Slack")]
