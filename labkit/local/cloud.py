@@ -71,6 +71,7 @@ def up(home: Path | None = None, *, rate_limit: bool = True,
     found = find(home)
     if found.state is not None:
         return found.state, False, found.note
+    home.mkdir(parents=True, exist_ok=True)
 
     log_path = home / st.LOG_FILE
     command = [sys.executable, "-m", "labkit.local.server", "--home", str(home)]
