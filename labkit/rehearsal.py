@@ -126,8 +126,8 @@ def rehearse(learners: Sequence[Learner], out_dir: Path, flags: Sequence[str], *
              workers: int, progress: bool = True) -> list[LearnerRun]:
     """Run the lab for every learner, *workers* at a time; returns the runs in roster order."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, \
-        TimeElapsedColumn
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn)
 
     from .local import cloud
     from .runner import default_notebooks, find_project_root
