@@ -217,8 +217,9 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     who = parser.add_mutually_exclusive_group()
     who.add_argument("--student", help="the learner's id (default: none, as in the notebooks)")
     who.add_argument("--students", metavar="FILE", help="a class roster (see below)")
-    parser.add_argument("--steps", default=",".join(DEFAULT_STEPS[:1]) + "-"
-                        + DEFAULT_STEPS[-1], help="steps to check, e.g. 00-06 (default) or 07")
+    parser.add_argument("--steps", default=f"{DEFAULT_STEPS[0]}-{DEFAULT_STEPS[-1]}",
+                        help="steps to check, e.g. 00-06 (default), 07 after the cleanup, or "
+                             "08")
     parser.add_argument("--required", metavar="STEPS",
                         help="steps that must pass for exit status 0 (default: all checked)")
     parser.add_argument("--target", choices=("local", "aws"), help="default: local")

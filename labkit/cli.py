@@ -1,4 +1,4 @@
-"""The labkit command: run the lab in batch, and manage the local cloud.
+"""The labkit command: run the lab in batch, manage the local cloud, and run a class.
 
     labkit run                 run every notebook in order (papermill), print a summary
     labkit local up            start the local cloud (notebooks also start it when needed)
