@@ -35,10 +35,10 @@ class PeakMemory(threading.Thread):
 
     def __init__(self, home: Path) -> None:
         super().__init__(daemon=True)
-        self.home, self.peak, self._stop = home, 0, threading.Event()
+        self.home, self.peak, self._done = home, 0, threading.Event()
 
     def run(self) -> None:
-        while not self._stop.wait(0.2):
+        while not self._done.wait(0.2):
             state = cloud.find(self.home).state
             if state is None:
                 continue
@@ -50,7 +50,7 @@ class PeakMemory(threading.Thread):
                 continue
 
     def stop(self) -> int:
-        self._stop.set()
+        self._done.set()
         self.join()
         return self.peak
 
