@@ -337,6 +337,10 @@ class EnvironmentPool:
             env.kill()
         return len(stale)
 
+    def retire_function(self, function_arn: str) -> int:
+        """Stop every idle environment of *function_arn* (the function was deleted)."""
+        return self.retire_other_configs(function_arn, key="")
+
     def reap(self) -> int:
         """Stop environments idle for longer than ``idle_seconds``; returns how many."""
         now = time.monotonic()

@@ -388,10 +388,11 @@ def installed() -> Runtime | None:
 
 def patch_targets() -> dict[tuple[type, str], Any]:
     """Each moto method this module replaces, with its replacement."""
-    from moto.awslambda.models import LambdaFunction
+    from moto.awslambda.models import LambdaBackend, LambdaFunction
     from moto.sns.models import Subscription
 
     return {
+        (LambdaBackend, "delete_function"): _delete_function,
         (LambdaFunction, "invoke"): _invoke,
         (LambdaFunction, "_invoke_lambda"): _invoke_lambda,
         (LambdaFunction, "__init__"): _function_init,
@@ -421,6 +422,21 @@ def _original(owner_name: str, name: str) -> Any:
         if owner.__name__ == owner_name and method == name:
             return original
     raise RuntimeError(f"moto's {owner_name}.{name} is not patched")
+
+
+def _delete_function(self: Any, function_name: str, qualifier: str | None = None) -> None:
+    """moto's DeleteFunction, then stop the function's idle execution environments.
+
+    Without this a class (30 learners, each deleting their function in 07) would keep every
+    deleted function's worker process until the idle timeout.
+    """
+    try:
+        arn = self.get_function(function_name, qualifier).function_arn
+    except Exception:  # noqa: BLE001 - moto's own call below answers the error as AWS does
+        arn = None
+    _original("LambdaBackend", "delete_function")(self, function_name, qualifier)
+    if arn and _installed is not None and not qualifier:
+        _installed.pool.retire_function(arn)
 
 
 def _header(headers: Any, name: str) -> str | None:

@@ -538,6 +538,19 @@ def test_idle_environments_are_stopped_after_a_while(home, monkeypatch):
     assert second["count"] == 1 and "Init Duration:" in tail(answer)
 
 
+def test_deleting_a_function_stops_its_environments(lab):
+    lab.deploy("short-lived", COUNTER)
+    _, seen = lab.invoke("short-lived")
+    worker = psutil.Process(seen["pid"])
+    lab.deploy("stays", COUNTER)
+    _, other = lab.invoke("stays")
+
+    lab.lam.delete_function(FunctionName="short-lived")
+    poll(lambda: not worker.is_running() or worker.status() == psutil.STATUS_ZOMBIE)
+    assert psutil.Process(other["pid"]).is_running()  # other functions stay warm
+    assert lab.invoke("stays")[1]["pid"] == other["pid"]
+
+
 def test_environments_end_with_the_local_cloud(lab, home):
     lab.deploy("lingering", COUNTER)
     _, seen = lab.invoke("lingering")

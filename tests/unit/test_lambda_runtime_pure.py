@@ -572,6 +572,7 @@ def test_moto_is_the_version_the_runtime_was_written_for():
 
 
 EXPECTED_SIGNATURES = {
+    ("LambdaBackend", "delete_function"): ["self", "function_name", "qualifier"],
     ("LambdaFunction", "invoke"): ["self", "body", "request_headers", "response_headers"],
     ("LambdaFunction", "_invoke_lambda"): ["self", "event"],
     ("LambdaFunction", "__init__"): ["self", "account_id", "spec", "region", "version"],
