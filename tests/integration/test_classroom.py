@@ -81,6 +81,8 @@ def test_two_learners_are_isolated_and_check_shows_a_partial_run(home, tmp_path)
     roster.write_text("student\nann\nbob\ncho\ndan\n", encoding="utf-8")  # dan: not started
     pair = tmp_path / "pair.txt"
     pair.write_text("ann\nbob\n", encoding="utf-8")
+    started = tmp_path / "started.txt"
+    started.write_text("ann\nbob\ncho\n", encoding="utf-8")
 
     whole = labkit("run", "--students", str(pair), "--only", *[f"0{n}" for n in range(7)],
                    "--out", str(tmp_path / "pair"), "-q")
@@ -100,8 +102,10 @@ def test_two_learners_are_isolated_and_check_shows_a_partial_run(home, tmp_path)
     assert [table["cho", s] for s in steps] == ["passed"] * 3 + ["failed"] * 4
     assert [table["dan", s] for s in steps] == ["passed"] + ["failed"] * 6
     assert "cho" in checked.stdout and "│ ann " in checked.stdout
-    assert labkit("check", "--students", str(roster), "--required", "00-02",
+    assert labkit("check", "--students", str(started), "--required", "00-02",
                   "--no-report").returncode == 0
+    assert labkit("check", "--students", str(roster), "--required", "00-02",
+                  "--no-report").returncode == 1  # dan has not done 01 and 02
 
     names = [t["TopicArn"].rsplit(":", 1)[-1] for t in client(home, "sns").list_topics()["Topics"]]
     assert sorted(names) == ["ann-mission-sns", "bob-mission-sns", "cho-mission-sns"]

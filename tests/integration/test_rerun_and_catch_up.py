@@ -57,7 +57,8 @@ def test_every_notebook_twice_in_a_row_leaves_one_of_each(home, tmp_path):
         for i in r["Instances"]]
     assert len(running) == 1
     hooks = requests.get(state.endpoint_url + "/labkit/status", timeout=5).json()["slack"]
-    assert [w["channel"] for w in hooks["webhooks"]] == ["project"]
+    # Notebook 08 posts to a channel of its own; webhooks of the local Slack are not deleted.
+    assert sorted(w["channel"] for w in hooks["webhooks"]) == ["mission-flaky", "project"]
 
 
 def test_a_notebook_opened_first_works_after_catch_up(home, tmp_path):
@@ -86,8 +87,8 @@ def test_the_whole_lab_twice_in_a_row_ends_empty_both_times(home, tmp_path):
     import labkit
     from labkit.inventory import inventory
 
-    notebooks = default_notebooks(ROOT)
-    assert "cleanup" in notebooks[-1].stem
+    notebooks = default_notebooks(ROOT)  # as `labkit run` runs them: 08 cleans up after itself
+    assert any("cleanup" in path.stem for path in notebooks)
     for round_ in ("first", "second"):
         results = run_notebooks(notebooks, {}, tmp_path / round_, progress=False)
         assert [(r.notebook, r.status) for r in results if r.status != "passed"] == []
