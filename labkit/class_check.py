@@ -169,14 +169,22 @@ def check_command(args: argparse.Namespace) -> int:
         learners = load_roster(Path(args.students), default_channel=channel)
     else:
         learners = [Learner(args.student or "", channel)]
+    from rich.progress import Progress
+
     results = []
-    for learner in learners:
-        config = LabConfig(target=args.target or "local", region=args.region or "ap-northeast-2",
-                           student=learner.student, slack_channel=learner.slack_channel,
-                           webhook_env=args.webhook_env or "SLACK_WEBHOOK_URL",
-                           expected_account_id=args.expected_account_id or "",
-                           lang=i18n.language())
-        results.append(check_learner(config, steps))
+    # A class takes a while (about half a second a learner): show who is being checked.
+    with Progress(transient=True) as shown:
+        task = shown.add_task("", total=len(learners))
+        for learner in learners:
+            shown.update(task, description=learner.student or "(none)")
+            config = LabConfig(target=args.target or "local",
+                               region=args.region or "ap-northeast-2", student=learner.student,
+                               slack_channel=learner.slack_channel,
+                               webhook_env=args.webhook_env or "SLACK_WEBHOOK_URL",
+                               expected_account_id=args.expected_account_id or "",
+                               lang=i18n.language())
+            results.append(check_learner(config, steps))
+            shown.advance(task)
     title = i18n.t("classroom.check.title", target=args.target or "local",
                    time=datetime.now().strftime("%Y-%m-%d %H:%M"))
     _print_table(results, steps, title)
