@@ -28,7 +28,7 @@ from labkit.lab import Lab
 
 MOTO_ACCOUNT = "123456789012"
 REGION = "ap-northeast-2"
-WEBHOOK = "https://hooks.slack.com/services/T00000000/B00000000/abcdefghijklmnopqrstuvwx"
+WEBHOOK = "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"
 
 
 @pytest.fixture

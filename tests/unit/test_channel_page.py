@@ -29,7 +29,7 @@ from labkit.slack_preview import render_html
 
 FIXED_NOW = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 # A made-up webhook URL in the shape secret scanners look for (ids used for test data only).
-FAKE_WEBHOOK = "https://hooks.slack.com/services/T00000000/B00000000/abcdefghijklmnopqrstuvwx"
+FAKE_WEBHOOK = "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXwx"
 
 
 @pytest.fixture
@@ -106,7 +106,7 @@ def test_a_webhook_url_inside_a_message_is_masked(store) -> None:
     message = post(store, "project", {"text": f"oops: <{FAKE_WEBHOOK}|our hook> {FAKE_WEBHOOK}",
                                       "attachments": [{"title": "t", "title_link": FAKE_WEBHOOK}]})
     html_text = render_message(message)
-    assert "abcdefghijklmnopqrstuvwx" not in html_text
+    assert "XXXXXXXXXXXXXXXXXXXXXXwx" not in html_text
     # Two links (the text's and the title's) and the bare URL in the text.
     assert html_text.count("/services/T00000000/B00000000/••••wx") == 3
 
