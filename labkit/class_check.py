@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path

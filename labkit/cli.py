@@ -16,8 +16,8 @@ import json
 import sys
 from typing import Sequence
 
-from .errors import LabError, explain
-from .local import cloud
+from .errors import explain
+from .local import cloud, slack_api
 from .local import state as st
 from .local.channel_page import page_url
 from .masking import mask_secrets
@@ -30,14 +30,9 @@ def _fmt_uptime(seconds: float) -> str:
 
 
 def _webhook_url(state: st.CloudState, channel: str) -> str:
-    import urllib.request
-
-    request = urllib.request.Request(
-        state.slack_http_url + "/labkit/slack/webhooks", method="POST",
-        data=json.dumps({"channel": channel}).encode(),
-        headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (loopback)
-        return state.slack_https_url + json.loads(response.read())["path"]
+    answer = slack_api.call(state.slack_http_url, "POST", "/labkit/slack/webhooks",
+                            {"channel": channel})
+    return state.slack_https_url + answer["path"]
 
 
 def cmd_up(args: argparse.Namespace) -> int:

@@ -22,13 +22,12 @@ import argparse
 import json
 import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import LabError
 from .i18n import t
-from .local import cloud
+from .local import cloud, slack_api
 from .local.slack_faults import KINDS, Fault, FaultSpecError, parse_fault
 
 if TYPE_CHECKING:
@@ -111,12 +110,8 @@ class SlackFaults:
         return self._call("DELETE", "/labkit/slack/faults" + query)["cleared"]
 
     def _call(self, method: str, path: str, body: dict | None = None) -> dict:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.slack_http_url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (loopback)
-                return json.loads(response.read())
+            return slack_api.call(self.slack_http_url, method, path, body)
         except urllib.error.HTTPError as exc:
             try:
                 error = json.loads(exc.read()).get("error", "")

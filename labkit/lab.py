@@ -7,11 +7,9 @@ notebooks make their boto3 calls themselves with clients from :meth:`Lab.client`
 from __future__ import annotations
 
 import html
-import json
 import os
 import time
 import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -20,7 +18,7 @@ from .aws import Target, check_account
 from .config import LabConfig, check_lang
 from .errors import LabError, check_ours
 from .faults import SlackFaults
-from .local import cloud
+from .local import cloud, slack_api
 from .local import state as st
 from .display import Table
 from .i18n import t
@@ -173,13 +171,9 @@ class Lab:
             time.sleep(0.2)
 
     def _slack_api(self, method: str, path: str, body: dict | None = None) -> dict:
-        url = self.state.slack_http_url + path  # type: ignore[union-attr]
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(url, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
-                return json.loads(response.read())
+            return slack_api.call(self.state.slack_http_url, method, path,  # type: ignore[union-attr]
+                                  body)
         except OSError as exc:
             raise LabError(t("lab.slack_down.what"), t("lab.slack_down.todo")) from exc
 

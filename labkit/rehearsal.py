@@ -25,6 +25,7 @@ from typing import Any, Callable, Sequence
 
 from . import i18n
 from .errors import LabError
+from .local import slack_api
 from .roster import Learner
 
 # "[3/8] 02_sns_topic.ipynb passed in 1.4 s, checks 4/4" from labkit run's plain progress.
@@ -112,14 +113,12 @@ def write_reports(folder: Path, runs: Sequence[LearnerRun]) -> tuple[Path, Path]
 
 def _slack_rate_limit(state: Any, value: bool | None = None) -> bool:
     """The local Slack's rate-limit switch: read it, or set it to *value*; returns it."""
-    import urllib.request
-
-    url = state.slack_http_url + "/labkit/slack/settings"
-    data = None if value is None else json.dumps({"rate_limit": value}).encode()
-    request = urllib.request.Request(url, data=data, method="GET" if data is None else "POST",
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (loopback)
-        return bool(json.loads(response.read())["rate_limit"])
+    if value is None:
+        answer = slack_api.call(state.slack_http_url, "GET", "/labkit/slack/settings")
+    else:
+        answer = slack_api.call(state.slack_http_url, "POST", "/labkit/slack/settings",
+                                {"rate_limit": value})
+    return bool(answer["rate_limit"])
 
 
 def rehearse(learners: Sequence[Learner], out_dir: Path, flags: Sequence[str], *,

@@ -18,10 +18,8 @@ from __future__ import annotations
 import base64
 import json
 import os
-import ssl
 import time
 import urllib.parse
-import urllib.request
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -31,6 +29,7 @@ from .checks import CheckReport
 from .errors import LabError
 from .events import first_message
 from .functions import HANDLER
+from .local import slack_api
 from .steps_08 import step_08
 from .webhook import check_webhook_url
 
@@ -54,12 +53,9 @@ def expect(report: CheckReport, ok: Any, key: str, **fields: Any) -> bool:
 
 def _local_slack_get(lab: Lab, path: str) -> dict | None:
     """GET a local-Slack API path over HTTPS, trusting the local CA; None when it does not answer."""
-    state = lab.state
     try:
-        context = ssl.create_default_context(cafile=state.ca_bundle)
-        with urllib.request.urlopen(state.slack_https_url + path, timeout=5,
-                                    context=context) as response:
-            return json.loads(response.read())
+        return slack_api.call(lab.state.slack_https_url, "GET", path,
+                              cafile=lab.state.ca_bundle)
     except (OSError, ValueError):
         return None
 

@@ -13,7 +13,6 @@ import io
 import json
 import re
 import threading
-import time
 import uuid
 import zipfile
 from pathlib import Path
@@ -421,7 +420,7 @@ def test_failed_async_invocations_are_retried_twice_then_go_to_the_dead_letter_q
     lines = lab.log_lines("retried")
     starts = starts_of(lines, request_id)
     assert len(starts) == 3  # the first attempt and Lambda's two retries, same request id
-    assert sum(f"[ERROR] RuntimeError: boom 7" in line for line in lines) == 3
+    assert sum("[ERROR] RuntimeError: boom 7" in line for line in lines) == 3
 
 
 def test_on_failure_and_on_success_destinations_receive_invocation_records(lab):
