@@ -11,9 +11,9 @@ import pytest
 from moto import mock_aws
 from moto.cloudwatch.models import cloudwatch_backends
 
-from labkit import metric_agent
+from labkit.bastion import metric_agent
 from labkit.errors import LabError
-from labkit.metric_agent import (MetricAgent, aligned, datapoint, publish_datapoints,
+from labkit.bastion.metric_agent import (MetricAgent, aligned, datapoint, publish_datapoints,
                                  scripted_times)
 
 REGION = "ap-northeast-2"

@@ -1,7 +1,7 @@
 """The EC2 instance whose CPU the alarm watches: the source lab's "bastion".
 
 local: labkit runs a small instance named ``bastion`` in the local cloud (this machine then plays
-it: :mod:`labkit.load` makes the load, :mod:`labkit.metric_agent` reports its CPU).
+it: :mod:`.load` makes the load, :mod:`.metric_agent` reports its CPU).
 
 aws: the learner's own instance is used by default, and nothing is created; at most the
 ``stress`` command is sent to the instance through SSM Run Command, if the instance is managed.
@@ -17,7 +17,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import LabError
+from ..errors import LabError
 from .load import stress_command
 
 # The smallest type that is sensible for a bastion: 2 vCPUs, as `stress --cpu 2` expects, and
@@ -260,7 +260,7 @@ def run_stress_over_ssm(lab: Any, instance_id: str, workers: int = 2,
     if lab.is_local:
         raise LabError("Run Command reaches real instances only.",
                        "On the local target this machine plays the bastion: use "
-                       "labkit.load.CpuLoad for the load.")
+                       "labkit.bastion.load.CpuLoad for the load.")
     ssm = lab.client("ssm")
     managed = _managed_ids(ssm)
     if not managed or instance_id not in managed:

@@ -21,7 +21,7 @@ from typing import Any
 
 import psutil
 
-from .errors import LabError
+from ..errors import LabError
 
 NAMESPACE = "AWS/EC2"
 METRIC = "CPUUtilization"
