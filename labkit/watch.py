@@ -61,6 +61,55 @@ def wait_for_state(cloudwatch: Any, alarm: str, target: str, timeout: float = 12
         time.sleep(poll)
 
 
+def watch_alarm(lab: Any, state: str, timeout: float, *, bastion: Any = None,
+                instance_id: str | None = None, workers: int = 0) -> Watch:
+    """Wait until the lab's alarm is in *state*, showing it live; explain it when it is not.
+
+    local: *bastion* is the :class:`~labkit.bastion.machine.LocalBastion` (its agent's figures
+    are shown and explained); *workers* is the stress run's ``--cpu`` while waiting for ALARM.
+    aws: the figures come from CloudWatch for *instance_id*. When *state* is not reached in
+    *timeout* seconds, a LabError names the figures, the threshold and what to do.
+    """
+    from .bastion.diagnosis import explain, period_averages
+    from .errors import LabError
+
+    cloudwatch = lab.client("cloudwatch")
+    latest = bastion.latest_cpu if bastion is not None else None
+    watch = wait_for_state(cloudwatch, lab.names.alarm, state, timeout=timeout, cpu=latest)
+    if watch.state == state:
+        return watch
+    alarms = cloudwatch.describe_alarms(AlarmNames=[lab.names.alarm])["MetricAlarms"]
+    if not alarms:
+        return watch  # deleted meanwhile: the check cell says so
+    alarm = alarms[0]
+    now = datetime.now(timezone.utc)
+    period = int(alarm.get("Period", 60))
+    if bastion is not None:
+        samples = bastion.samples
+    else:
+        samples = _instance_figures(cloudwatch, alarm, instance_id, period, now)
+    what, todo = explain(alarm, state, timeout, period_averages(samples, period, now),
+                         vcpus=getattr(bastion, "vcpus", None), workers=workers,
+                         scripted=bool(getattr(bastion, "scripted", False)),
+                         local=bool(lab.is_local))
+    raise LabError(what, todo)
+
+
+def _instance_figures(cloudwatch: Any, alarm: dict, instance_id: str | None, period: int,
+                      now: datetime) -> list[tuple[datetime, float]]:
+    """The Average CPUUtilization of the alarm's instance per period, over the last ten."""
+    from datetime import timedelta
+
+    dimensions = alarm.get("Dimensions") or (
+        [{"Name": "InstanceId", "Value": instance_id}] if instance_id else [])
+    answer = cloudwatch.get_metric_statistics(
+        Namespace=alarm.get("Namespace", "AWS/EC2"),
+        MetricName=alarm.get("MetricName", "CPUUtilization"), Dimensions=dimensions,
+        StartTime=now - timedelta(seconds=period * 10), EndTime=now, Period=period,
+        Statistics=["Average"])
+    return [(point["Timestamp"], point["Average"]) for point in answer.get("Datapoints", [])]
+
+
 def _widget() -> Any:
     """An ipywidgets HTML widget shown in the running notebook front end, or None."""
     try:

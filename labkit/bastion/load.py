@@ -1,7 +1,8 @@
-"""CPU load on this machine: the local stand-in for ``stress --cpu 2 --timeout 300``.
+"""CPU load in Python: the stand-in for ``stress --cpu 2 --timeout 300``.
 
-On the local target this machine plays the bastion instance, so the source lab's ``stress`` run
-becomes :class:`CpuLoad`: N worker processes that each keep one core busy until a timeout.
+Where neither ``stress`` nor ``stress-ng`` is installed, the local bastion runs this file as its
+``stress`` (``load.py --cpu 2 --timeout 300``); :class:`CpuLoad` is N worker processes that each
+keep one core busy until a timeout.
 
 A forgotten load would keep a learner's laptop hot for minutes, so it is stopped from both sides:
 
@@ -230,6 +231,28 @@ def _worker_main(argv: list[str]) -> int:
     return 0
 
 
+def stress_main(argv: list[str]) -> int:
+    """``load.py --cpu N --timeout T``: what ``stress --cpu N --timeout T`` does, in Python.
+
+    The stand-in the local bastion runs where neither ``stress`` nor ``stress-ng`` is installed:
+    N worker processes each keep one CPU busy until the timeout.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="load.py", description=stress_main.__doc__)
+    parser.add_argument("-c", "--cpu", type=int, required=True, help="workers spinning on CPU")
+    parser.add_argument("-t", "--timeout", type=float, required=True, help="seconds to run")
+    args = parser.parse_args(argv)
+    load = CpuLoad(args.cpu, args.timeout)
+    try:
+        load.start().wait()
+    except KeyboardInterrupt:
+        load.stop()
+    return 0
+
+
 if __name__ == "__main__" and sys.argv[1:2] == ["--worker"]:
     # os._exit: end now, without waiting on (or tearing down) the stdin watcher thread.
     os._exit(_worker_main(sys.argv[2:]))
+elif __name__ == "__main__":
+    sys.exit(stress_main(sys.argv[1:]))

@@ -1,8 +1,9 @@
-"""This machine's CPU utilisation, published as the bastion's ``AWS/EC2 CPUUtilization``.
+"""The local bastion's CPU utilisation, published as its ``AWS/EC2 CPUUtilization``.
 
-On AWS the hypervisor reports an instance's CPUUtilization; on the local target this machine
-plays the bastion, so :class:`MetricAgent` samples the whole machine's CPU (as an instance's
-metric covers the whole instance) and publishes it under the bastion's InstanceId.
+On AWS the hypervisor reports an instance's CPUUtilization; on the local target
+:class:`MetricAgent` plays that part: every interval it reads the bastion's figure (its *source*,
+see :meth:`labkit.bastion.machine.LocalBastion.meter`) and publishes it under the bastion's
+InstanceId.
 
 Datapoints are high resolution (``StorageResolution=1``) so an alarm with a 10-second period can
 evaluate them. :func:`publish_datapoints` publishes scripted values instead, for runs that must
@@ -17,9 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import weakref
-from typing import Any
-
-import psutil
+from typing import Any, Callable
 
 from ..errors import LabError
 
@@ -99,19 +98,26 @@ def _check_period(period: int) -> None:
 
 
 class MetricAgent:
-    """A background thread publishing this machine's CPU utilisation every *interval* seconds.
+    """A background thread publishing the bastion's CPU utilisation every *interval* seconds.
+
+    *source* returns the figure for the interval since its previous call (in percent).
+    *busy*, for the scripted bastion, returns the figure of a scripted load while one runs
+    (else None): then, instead of live samples, each complete period of the load is published
+    as soon as it is complete, starting with the period just before the load began, so that an
+    alarm sees the load at its next evaluation.
 
     Every sample is published right away (one datapoint per interval); CloudWatch's statistic
     over each *period* (e.g. Average) is what an alarm compares with its threshold.
 
-    >>> with MetricAgent(lab.client("cloudwatch"), bastion_id) as agent:   # doctest: +SKIP
+    >>> with MetricAgent(cloudwatch, bastion.instance_id, bastion.meter()) as agent:  # doctest: +SKIP
     ...     ...
     >>> agent.samples                                                     # doctest: +SKIP
     [(datetime(...), 3.5), (datetime(...), 97.0), ...]
     """
 
-    def __init__(self, cloudwatch_client: Any, instance_id: str, period: int = 10,
-                 interval: float = 1.0) -> None:
+    def __init__(self, cloudwatch_client: Any, instance_id: str,
+                 source: Callable[[], float], period: int = 10, interval: float = 1.0,
+                 busy: Callable[[], float | None] | None = None) -> None:
         _check_period(period)
         if not interval > 0 or interval > period:
             # More than one period between samples would leave periods without data.
@@ -119,11 +125,15 @@ class MetricAgent:
                              f"({period} s), not {interval}")
         self.cloudwatch = cloudwatch_client
         self.instance_id = instance_id
+        self.source = source
+        self.busy = busy
+        self._replayed: set[dt.datetime] = set()
         self.period = period
         self.interval = float(interval)
         self._samples: list[tuple[dt.datetime, float]] = []
         self._errors: list[tuple[dt.datetime, BaseException]] = []
         self._attempts = 0
+        self._failed = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -176,8 +186,7 @@ class MetricAgent:
     def raise_for_errors(self) -> None:
         """Raise a LabError describing the failures, if any sample could not be published."""
         with self._lock:
-            errors, attempts = list(self._errors), self._attempts
-            failed = attempts - len(self._samples)
+            errors, attempts, failed = list(self._errors), self._attempts, self._failed
         if not errors:
             return
         last = errors[-1][1]
@@ -196,11 +205,55 @@ class MetricAgent:
 
     # -- the thread --------------------------------------------------------------------------
     def _run(self) -> None:
-        # The first call only sets psutil's reference point; each later call measures the
-        # whole machine since the previous one, i.e. over one interval.
-        psutil.cpu_percent(interval=None)
-        while not self._stop.wait(self.interval):
-            self.sample_once()
+        # Each call of the source measures since the previous one, i.e. over one interval.
+        self.source()
+        while True:
+            load = self.busy() if self.busy is not None else None
+            if load is not None:
+                self._replay_last_period(load)
+            if self._stop.wait(self.interval):
+                return
+            if load is None:
+                self.sample_once()
+
+    def _replay_last_period(self, value: float) -> None:
+        """Publish the last complete period as reading *value*, once; errors are kept."""
+        now = dt.datetime.now(dt.timezone.utc)
+        start = aligned(now, self.period) - dt.timedelta(seconds=self.period)
+        if start in self._replayed:
+            return
+        with self._lock:
+            self._attempts += 1
+        try:
+            self.replay_period(value, start)
+        except Exception as exc:  # noqa: BLE001 - kept and reported; the agent keeps going
+            with self._lock:
+                self._errors.append((now, exc))
+                del self._errors[:-_KEEP_ERRORS]
+                self._failed += 1
+            return
+        self._replayed.add(start)
+
+    def replay_period(self, value: float, start: dt.datetime
+                      ) -> list[tuple[dt.datetime, float]]:
+        """Publish the period beginning at *start* as reading *value*, one point per interval.
+
+        For the scripted bastion: the period looks as a period of that load looks when
+        measured. Returns the (timestamp, value) pairs published; they count as samples.
+        """
+        count = max(1, int(self.period / self.interval))
+        points = [(start + dt.timedelta(seconds=i * self.period / count), float(value))
+                  for i in range(count)]
+        resolution = _resolution(self.period)
+        for i in range(0, len(points), _BATCH):
+            self.cloudwatch.put_metric_data(
+                Namespace=NAMESPACE,
+                MetricData=[datapoint(self.instance_id, v, when, resolution)
+                            for when, v in points[i:i + _BATCH]])
+        with self._lock:
+            self._samples.extend(points)
+            self._samples.sort(key=lambda point: point[0])
+        return points
 
     def sample_once(self) -> float | None:
         """Measure and publish one sample; keep any error instead of raising. Returns it."""
@@ -208,7 +261,7 @@ class MetricAgent:
         with self._lock:
             self._attempts += 1
         try:
-            value = float(psutil.cpu_percent(interval=None))
+            value = float(self.source())
             self.cloudwatch.put_metric_data(
                 Namespace=NAMESPACE,
                 MetricData=[datapoint(self.instance_id, value, when, _resolution(self.period))])
@@ -216,6 +269,7 @@ class MetricAgent:
             with self._lock:
                 self._errors.append((when, exc))
                 del self._errors[:-_KEEP_ERRORS]
+                self._failed += 1
             return None
         with self._lock:
             self._samples.append((when, value))

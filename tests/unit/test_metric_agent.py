@@ -12,12 +12,14 @@ from moto import mock_aws
 from moto.cloudwatch.models import cloudwatch_backends
 
 from labkit.bastion import metric_agent
+from labkit.bastion.machine import LocalBastion
 from labkit.errors import LabError
 from labkit.bastion.metric_agent import (MetricAgent, aligned, datapoint, publish_datapoints,
                                  scripted_times)
 
 REGION = "ap-northeast-2"
 UTC = dt.timezone.utc
+IDLE = lambda: 1.0  # noqa: E731 - a source reading an idle instance
 
 
 def at(hour: int, minute: int, second: float = 0) -> dt.datetime:
@@ -67,6 +69,8 @@ class FakeCloudWatch:
 
     def put_metric_data(self, **kwargs):
         with self.lock:
+            if not self.calls:
+                self.first_call_at = dt.datetime.now(UTC)
             self.calls.append(kwargs)
             number = len(self.calls)
         if number in self.fail:
@@ -117,13 +121,13 @@ def test_periods_an_alarm_cannot_use_are_refused(period):
     with pytest.raises(ValueError, match="period"):
         publish_datapoints(FakeCloudWatch(), "i-1", [1.0], period=period)
     with pytest.raises(ValueError, match="period"):
-        MetricAgent(FakeCloudWatch(), "i-1", period=period)
+        MetricAgent(FakeCloudWatch(), "i-1", IDLE, period=period)
 
 
 @pytest.mark.parametrize("interval", [0, -1, 10.5, 60])
 def test_an_interval_longer_than_the_period_is_refused(interval):
     with pytest.raises(ValueError, match="interval"):
-        MetricAgent(FakeCloudWatch(), "i-1", period=10, interval=interval)
+        MetricAgent(FakeCloudWatch(), "i-1", IDLE, period=10, interval=interval)
 
 
 # -- scripted datapoints, in moto ------------------------------------------------------------
@@ -170,12 +174,11 @@ def test_standard_resolution_for_periods_of_a_minute_or_more():
 # -- the agent's thread ----------------------------------------------------------------------
 def test_the_agent_publishes_what_it_samples(monkeypatch):
     readings = iter([0.0, 12.5, 97.0, 55.0] + [50.0] * 1000)
-    monkeypatch.setattr(metric_agent.psutil, "cpu_percent", lambda interval=None: next(readings))
     fake = FakeCloudWatch()
-    with MetricAgent(fake, "i-0abc", period=10, interval=0.02) as agent:
+    with MetricAgent(fake, "i-0abc", lambda: next(readings), period=10, interval=0.02) as agent:
         wait_until(lambda: len(agent.samples) >= 3)
     assert not agent.running
-    # The first reading only sets psutil's reference point and is not published.
+    # The first reading only sets the source's reference point and is not published.
     assert [value for _, value in agent.samples[:3]] == [12.5, 97.0, 55.0]
     assert len(fake.calls) == len(agent.samples)
     first = fake.calls[0]
@@ -187,7 +190,7 @@ def test_the_agent_publishes_what_it_samples(monkeypatch):
 
 def test_errors_are_kept_and_reported_and_the_thread_keeps_going():
     fake = FakeCloudWatch(fail={2, 3})
-    agent = MetricAgent(fake, "i-0abc", interval=0.02).start()
+    agent = MetricAgent(fake, "i-0abc", IDLE, interval=0.02).start()
     wait_until(lambda: len(agent.samples) >= 3)
     assert agent.running  # the failures did not end it
     agent.stop()
@@ -202,7 +205,7 @@ def test_errors_are_kept_and_reported_and_the_thread_keeps_going():
 
 
 def test_no_errors_raises_nothing():
-    with MetricAgent(FakeCloudWatch(), "i-0abc", interval=0.02) as agent:
+    with MetricAgent(FakeCloudWatch(), "i-0abc", IDLE, interval=0.02) as agent:
         wait_until(lambda: len(agent.samples) >= 1)
     agent.raise_for_errors()
     assert agent.errors == []
@@ -210,7 +213,7 @@ def test_no_errors_raises_nothing():
 
 def test_only_the_latest_errors_are_kept(monkeypatch):
     monkeypatch.setattr(metric_agent, "_KEEP_ERRORS", 3)
-    agent = MetricAgent(FakeCloudWatch(fail=set(range(1, 11))), "i-0abc")
+    agent = MetricAgent(FakeCloudWatch(fail=set(range(1, 11))), "i-0abc", IDLE)
     for _ in range(10):
         assert agent.sample_once() is None
     assert [str(exc) for _, exc in agent.errors] == ["call 8 failed", "call 9 failed",
@@ -220,7 +223,7 @@ def test_only_the_latest_errors_are_kept(monkeypatch):
 
 
 def test_stop_is_safe_twice_and_start_is_idempotent():
-    agent = MetricAgent(FakeCloudWatch(), "i-0abc", interval=0.02)
+    agent = MetricAgent(FakeCloudWatch(), "i-0abc", IDLE, interval=0.02)
     agent.stop()  # never started
     agent.start()
     thread = agent._thread
@@ -231,15 +234,44 @@ def test_stop_is_safe_twice_and_start_is_idempotent():
 
 
 def test_stop_all_stops_forgotten_agents():
-    agents = [MetricAgent(FakeCloudWatch(), f"i-{n}", interval=0.02).start() for n in range(2)]
+    agents = [MetricAgent(FakeCloudWatch(), f"i-{n}", IDLE, interval=0.02).start()
+              for n in range(2)]
     assert metric_agent.stop_all() == 2
     assert not any(agent.running for agent in agents)
 
 
-def test_the_agent_publishes_real_cpu_readings_to_moto(cloudwatch):
-    with MetricAgent(cloudwatch, "i-0real", interval=0.05) as agent:
-        wait_until(lambda: len(agent.samples) >= 3)
+def test_the_agent_publishes_the_local_bastions_readings_to_moto(cloudwatch):
+    bastion = LocalBastion("i-0real", vcpus=2)
+    agent = bastion.start_agent(cloudwatch, period=10, interval=0.05)
+    wait_until(lambda: len(agent.samples) >= 3)
+    bastion.stop_agent()
     assert agent.errors == []
     points = published("i-0real")
     assert len(points) == len(agent.samples)
-    assert all(0.0 <= value <= 100.0 for _, value in points)
+    # Nothing runs on the bastion: it reads idle, whatever else this computer does.
+    assert all(0.0 <= value < 20.0 for _, value in points)
+
+
+# -- the scripted bastion's replay -----------------------------------------------------------
+def test_a_scripted_load_publishes_each_complete_period_once_and_nothing_live(monkeypatch):
+    busy = {"value": 100.0}
+    fake = FakeCloudWatch()
+    agent = MetricAgent(fake, "i-0abc", lambda: 1.0, period=10, interval=0.02,
+                        busy=lambda: busy["value"]).start()
+    wait_until(lambda: len(fake.calls) >= 1)
+    time.sleep(0.2)  # many intervals: the period is replayed once, not once per interval
+    busy["value"] = None
+    wait_until(lambda: any(v == 1.0 for _, v in agent.samples))
+    agent.stop()
+    replayed = [(when, value) for when, value in agent.samples if value == 100.0]
+    # One period's worth of points (period / interval, at most the PutMetricData batches).
+    assert len(replayed) == 500
+    starts = {aligned(when, 10) for when, _ in replayed}
+    assert len(starts) == 1
+    (start,) = starts
+    # The last complete period: it ended before the load's figures were published.
+    assert start + dt.timedelta(seconds=10) <= fake.first_call_at
+    assert all(start <= when < start + dt.timedelta(seconds=10) for when, _ in replayed)
+    # While the load "ran", no live idle value was published.
+    live = [when for when, value in agent.samples if value == 1.0]
+    assert live and min(live) > fake.first_call_at
