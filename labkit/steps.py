@@ -283,6 +283,8 @@ def _step_04(lab: Lab, report: CheckReport, context_error: Any = NOT_GIVEN,
         except LabError:
             ok = False
     expect(report, ok, "04.ciphertext_decrypts")
+    expect(report, (config or {}).get("KMSKeyArn") == key["Arn"], "04.function_key",
+           alias=lab.names.kms_alias)
     if context_error is not NOT_GIVEN:
         expect(report, context_error == "InvalidCiphertextException", "04.context_required")
     if invoke_failure is not None:

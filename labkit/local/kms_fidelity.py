@@ -107,7 +107,7 @@ def ciphertext_key_id(ciphertext_blob: bytes) -> str | None:
 
 # -- wrappers -----------------------------------------------------------------------------------
 
-def _key_by_any_id(backend: KmsBackend, key_id: str) -> Key | None:
+def key_by_any_id(backend: KmsBackend, key_id: str) -> Key | None:
     """The key named by an id, key ARN, alias name or alias ARN; None when there is none."""
     alias_name = backend.get_alias_name(key_id)
     if alias_name.startswith("alias/"):
@@ -127,7 +127,7 @@ def _wrap_create_key(original: Callable) -> Callable:
 def _wrap_encrypt(original: Callable) -> Callable:
     @functools.wraps(original)
     def encrypt(self: KmsBackend, key_id: str, *args: Any, **kwargs: Any) -> Any:
-        key = _key_by_any_id(self, key_id)
+        key = key_by_any_id(self, key_id)
         if key is not None:
             ensure_usable(key)
         return original(self, key_id, *args, **kwargs)

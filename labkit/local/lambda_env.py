@@ -56,6 +56,7 @@ class FunctionSpec:
     code_sha256: str = ""  # hex digest of the deployment package
     package_type: str = "Zip"
     dead_letter_arn: str | None = None
+    kms_key_arn: str | None = None  # the customer managed key of its variables (KMSKeyArn)
 
     @property
     def log_group(self) -> str:
@@ -77,13 +78,14 @@ def config_key(spec: FunctionSpec) -> str:
     """A digest naming one execution-environment configuration.
 
     Two invocations may share a warm environment only when their keys are equal: same function
-    version, code, handler, runtime, variables, timeout, memory and role.
+    version, code, handler, runtime, variables, their key, timeout, memory and role.
     """
     identity = {
         "arn": spec.arn, "version": spec.version, "code": spec.code_sha256,
         "handler": spec.handler, "runtime": spec.runtime, "timeout": spec.timeout,
         "memory": spec.memory_mb, "role": spec.role_arn,
         "variables": sorted((str(k), str(v)) for k, v in spec.variables.items()),
+        "kms_key": spec.kms_key_arn or "",
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:24]
 

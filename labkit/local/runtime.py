@@ -11,7 +11,9 @@ a runtime into moto instead, in the places every invocation passes through:
   the asynchronous queue and ``Publish`` returns at once; the function receives the event SNS
   sends on AWS (real TopicArn, MessageId, Subject, Timestamp, attributes, subscription ARN).
 * ``LambdaFunction.__init__``/``update_configuration``/``get_configuration``: moto drops
-  ``DeadLetterConfig``; these keep it, so failed asynchronous events reach it.
+  ``DeadLetterConfig``; these keep it, so failed asynchronous events reach it. moto also
+  ignores ``KMSKeyArn`` in an update; it is kept too, and while that key cannot decrypt the
+  function's variables every invocation fails as on Lambda (``lambda_kms.py``).
 
 How a function runs: in an execution environment (``lambda_sandbox.py``), a process with
 Lambda's environment variables and its execution role's credentials (``lambda_env.py``),
@@ -53,6 +55,7 @@ from .lambda_env import (
     unsupported_reason,
 )
 from .lambda_events import AsyncSettings, Arn, retry_delays, sns_lambda_event
+from .lambda_kms import InvokeKMSError, KeyProblem, key_problem
 from .lambda_logs import (
     LogWriter,
     end_line,
@@ -86,6 +89,9 @@ class Invocation:
     payload: str  # the result as JSON, or Lambda's error document
     executed_version: str
     log_result: str  # base64 of the last 4 KB of the log (LogType=Tail)
+    # Set when Lambda could not start the function at all: Invoke answers with this error
+    # (HTTP 502) instead of a payload.
+    key_problem: KeyProblem | None = None
 
     @property
     def function_error(self) -> str | None:
@@ -141,6 +147,7 @@ def function_spec(fn: Any) -> tuple[FunctionSpec, bytes]:
         variables=dict(fn.environment_vars or {}), code_sha256=digest,
         package_type=fn.package_type or "Zip",
         dead_letter_arn=getattr(fn, DLQ_ATTRIBUTE, None) or None,
+        kms_key_arn=getattr(fn, "kms_key_arn", None) or None,
     )
     return spec, code
 
@@ -202,6 +209,13 @@ class Runtime:
         if reason:
             error = error_document("LocalCloud.Unsupported", reason, request_id)
             return Invocation(request_id, False, json.dumps(error), spec.version, "")
+        # Checked on every invocation, not only on a cold start: a learner who disables the key
+        # sees the function stop at once, and enabling it brings the function back.
+        problem = key_problem(spec.kms_key_arn, spec.variables)
+        if problem is not None:
+            error = {"errorMessage": problem.message, "errorType": problem.code}
+            return Invocation(request_id, False, json.dumps(error), spec.version, "",
+                              key_problem=problem)
 
         key = config_key(spec)
         env = self.pool.take(key)
@@ -479,6 +493,8 @@ def _invoke(self: Any, body: Any, request_headers: Any, response_headers: Any) -
         runtime.invoke_async(self, event_text)
         return b""  # moto answers 202
     result = runtime.run(self, event_text)
+    if result.key_problem is not None:
+        raise InvokeKMSError(result.key_problem)
     response_headers["x-amz-executed-version"] = result.executed_version
     response_headers["x-amz-log-result"] = result.log_result  # kept only for LogType=Tail
     if result.function_error:
@@ -505,19 +521,27 @@ def _function_init(self: Any, account_id: str, spec: dict[str, Any], region: str
 
 
 def _update_configuration(self: Any, config_updates: dict[str, Any]) -> dict[str, Any]:
-    """Replaces ``LambdaFunction.update_configuration``: also update ``DeadLetterConfig``."""
+    """Replaces ``LambdaFunction.update_configuration``: also DeadLetterConfig and KMSKeyArn."""
     if "DeadLetterConfig" in config_updates:
         target = (config_updates.get("DeadLetterConfig") or {}).get("TargetArn")
         setattr(self, DLQ_ATTRIBUTE, target or None)
+    if "KMSKeyArn" in config_updates:
+        # An empty ARN goes back to Lambda's default key (aws/lambda).
+        self.kms_key_arn = config_updates["KMSKeyArn"] or None
     return _original("LambdaFunction", "update_configuration")(self, config_updates)
 
 
 def _get_configuration(self: Any, on_create: bool = False) -> dict[str, Any]:
-    """Replaces ``LambdaFunction.get_configuration``: show ``DeadLetterConfig`` when set."""
+    """Replaces ``LambdaFunction.get_configuration``: show ``DeadLetterConfig`` when set.
+
+    ``KMSKeyArn`` shows only when a customer managed key is set, as on Lambda (moto sends null).
+    """
     config = _original("LambdaFunction", "get_configuration")(self, on_create)
     target = getattr(self, DLQ_ATTRIBUTE, None)
     if target:
         config["DeadLetterConfig"] = {"TargetArn": target}
+    if not config.get("KMSKeyArn"):
+        config.pop("KMSKeyArn", None)
     return config
 
 

@@ -126,6 +126,7 @@ def test_only_basics_pass_through_from_the_local_clouds_environment():
     {"variables": {"slackChannel": "alerts"}}, {"timeout": 10}, {"memory_mb": 256},
     {"role_arn": "arn:aws:iam::123456789012:role/other"}, {"version": "3"},
     {"arn": ARN.replace("mission-lambda", "other-lambda")},
+    {"kms_key_arn": "arn:aws:kms:ap-northeast-2:123456789012:key/1234abcd-12ab-34cd-56ef"},
 ])
 def test_any_code_or_configuration_change_changes_the_environment_key(change):
     assert config_key(replace(SPEC, **change)) != config_key(SPEC)
@@ -614,6 +615,16 @@ def test_the_moto_helpers_the_runtime_calls_still_exist():
     assert "self._filter_policy_matcher" in inspect.getsource(Subscription.__init__)
 
 
+def test_the_moto_kms_internals_the_function_key_check_reads_still_exist():
+    from moto.awslambda.models import LambdaFunction
+    from moto.kms.models import Key, KmsBackend, kms_backends
+
+    assert "self.kms_key_arn = spec.get(\"KMSKeyArn\")" in inspect.getsource(
+        LambdaFunction.__init__)
+    assert "self.key_state" in inspect.getsource(Key.__init__)
+    assert isinstance(kms_backends["123456789012"]["ap-northeast-2"], KmsBackend)
+
+
 def zip_bytes(text: str) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -748,3 +759,43 @@ def test_idle_environments_are_reaped_and_all_are_stopped_on_close():
     assert not busy.alive
     with pytest.raises(RuntimeError):
         environments.add(FakeEnvironment("k3"))  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------------
+# The function's customer managed key (KMSKeyArn)
+
+
+@pytest.mark.parametrize("kms_code, lambda_code, reason", [
+    ("DisabledException", "KMSDisabledException", "the KMS key used is disabled"),
+    ("KMSInvalidStateException", "KMSInvalidStateException", "the KMS key is invalid for Decrypt"),
+    ("NotFoundException", "KMSNotFoundException", "the KMS key was not found"),
+    ("AccessDeniedException", "KMSAccessDeniedException", "KMS access was denied"),
+])
+def test_kms_refusals_become_lambdas_invoke_errors(kms_code, lambda_code, reason):
+    from labkit.local.lambda_kms import lambda_error
+
+    problem = lambda_error(kms_code, "arn:aws:kms:ap-northeast-2:123456789012:key/k is disabled.")
+    assert problem.code == lambda_code
+    assert problem.message == (
+        f"Lambda was unable to decrypt the environment variables because {reason}. Please check "
+        f"the function's KMS key settings. KMS Exception: {kms_code}KMS Message: "
+        "arn:aws:kms:ap-northeast-2:123456789012:key/k is disabled.")
+
+
+def test_the_invoke_error_is_a_bad_gateway():
+    from labkit.local.lambda_kms import InvokeKMSError, KeyProblem
+
+    error = InvokeKMSError(KeyProblem("KMSDisabledException", "disabled"))
+    assert error.code == 502
+    assert json.loads(error.get_body()) == {"__type": "KMSDisabledException",
+                                            "message": "disabled"}
+
+
+def test_without_a_key_or_without_variables_there_is_nothing_to_decrypt():
+    from labkit.local.lambda_kms import key_problem
+
+    arn = "arn:aws:kms:ap-northeast-2:123456789012:key/not-checked"
+    assert key_problem(None, {"COLOUR": "blue"}) is None
+    assert key_problem(arn, {}) is None
+    assert key_problem(arn, {"COLOUR": "blue"}).code == "KMSNotFoundException"
+    assert key_problem("not-an-arn", {"COLOUR": "blue"}).code == "KMSNotFoundException"
