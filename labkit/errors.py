@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from .i18n import t
 
@@ -107,6 +107,12 @@ def _denied(operation: str, code: str, message: str) -> tuple[str, str]:
     else:
         what = t("errors.denied.what_action", operation=operation, who=who,
                  action=denial.action)
+    return what, _denial_todo(denial)
+
+
+def _denial_todo(denial: Denial) -> str:
+    """What to do about *denial*: add the permission, or who must lift an explicit deny."""
+    who = denial.principal or t("errors.denied.your_identity")
     reason = denial.reason.lower()
     if "explicit deny" in reason:
         where = (t("errors.denied.where.scp") if "service control" in reason
@@ -120,7 +126,7 @@ def _denied(operation: str, code: str, message: str) -> tuple[str, str]:
         todo = t("errors.denied.add.todo", action=denial.action, who=who)
     if denial.encoded:
         todo += " " + t("errors.denied.encoded")
-    return what, f"{todo} {left_as_is()}"
+    return f"{todo} {left_as_is()}"
 
 
 def explain(exc: BaseException) -> tuple[str, str] | None:
@@ -203,6 +209,37 @@ def tags_as_dict(tags: Any) -> dict[str, str]:
         if key is not None:
             result[str(key)] = str(value)
     return result
+
+
+# The service of each kind of resource whose tags the lab reads, for a denial whose message does
+# not name the action (an SCP's, say): the action is then "<service>:<operation>".
+_TAG_SERVICES = {"SNS topic": "sns", "SQS queue": "sqs", "Lambda function": "lambda",
+                 "CloudWatch alarm": "cloudwatch", "Log group": "logs", "KMS key": "kms",
+                 "EC2 instance": "ec2", "IAM role": "iam", "IAM policy": "iam",
+                 "IAM instance profile": "iam", "SSM parameter": "ssm"}
+
+
+def read_tags(kind: str, name: str, read: Callable[[], Any], label: str = "") -> Any:
+    """``read()``, the tags of the existing resource *name*; a LabError naming the permission
+    to add when AWS denies the read (``lambda:ListTags``, say), instead of AWS's own error.
+
+    *kind* is the English kind ("Lambda function"); *label* the same for the learner.
+    """
+    from botocore.exceptions import ClientError
+
+    try:
+        return read()
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        code, message = str(error.get("Code", "")), str(error.get("Message", ""))
+        if code not in _DENIED:
+            raise
+        operation = exc.operation_name
+        denial = parse_denial(message, operation, code) or Denial(
+            action=f"{_TAG_SERVICES.get(kind, kind.split()[0].lower())}:{operation}")
+        who = denial.principal or t("errors.denied.your_identity")
+        raise LabError(t("errors.tags_denied.what", kind=label or kind, name=name, who=who,
+                         action=denial.action), _denial_todo(denial)) from exc
 
 
 def check_ours(kind: str, name: str, found_tags: Any, our_tags: dict[str, str]) -> None:

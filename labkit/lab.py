@@ -16,7 +16,7 @@ from typing import Any, Callable, TypeVar
 from . import consistency, i18n, progress
 from .aws import Target, check_account
 from .config import LabConfig, check_lang
-from .errors import LabError, check_ours
+from .errors import LabError, check_ours, read_tags, tags_as_dict
 from .faults import SlackFaults
 from .local import cloud, slack_api
 from .local import state as st
@@ -105,12 +105,23 @@ class Lab:
         """Raise a LabError unless the existing resource carries this learner's lab tags.
 
         *kind* names it for the learner ("IAM role"); *tags* are its tags in any AWS shape
-        (dict, ``[{"Key", "Value"}]``, KMS's ``[{"TagKey", "TagValue"}]``, or None). Call it
-        when a create call finds the name taken, before changing the resource.
+        (dict, ``[{"Key", "Value"}]``, KMS's ``[{"TagKey", "TagValue"}]``, or None), or a
+        function that reads them (``lambda: lam.list_tags(Resource=arn)["Tags"]``): then a
+        read AWS denies becomes a LabError naming the permission to add (``lambda:ListTags``).
+        Call it when a create call finds the name taken, before changing the resource.
         """
         from .inventory import kind_label
 
-        check_ours(kind_label(kind), name, tags, self.tags)
+        label = kind_label(kind)
+        if callable(tags):
+            tags = read_tags(kind, name, tags, label)
+        check_ours(label, name, tags, self.tags)
+
+    def is_ours(self, tags: Any) -> bool:
+        """Whether *tags* (in any AWS shape, as for :meth:`ensure_ours`) are this learner's lab
+        tags: for a cleanup that must leave everyone else's resources alone."""
+        found = tags_as_dict(tags)
+        return all(found.get(key) == value for key, value in self.tags.items())
 
     # -- Slack -------------------------------------------------------------------------------
     def webhook(self, channel: str | None = None) -> SecretUrl:
