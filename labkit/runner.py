@@ -457,18 +457,15 @@ def machine_cpu(path: Path) -> Iterator[None]:
     if not needs_machine_cpu(path):
         yield
         return
-    import fcntl
+    from filelock import FileLock
 
     from .local.state import labkit_home
 
     home = labkit_home()
     home.mkdir(parents=True, exist_ok=True)
-    with open(home / "machine-cpu.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    # Waits as long as the other run needs the CPU; a run that dies frees it with its process.
+    with FileLock(home / "machine-cpu.lock"):
+        yield
 
 
 def _run_one(path: Path, parameters: dict[str, Any], out_dir: Path, kernel_name: str | None,

@@ -19,6 +19,7 @@ import psutil
 
 from ..errors import LabError
 from . import state as st
+from .processes import detached, stop_tree
 
 START_TIMEOUT = 60.0
 
@@ -80,9 +81,9 @@ def up(home: Path | None = None, *, rate_limit: bool = True,
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            # Its own session: the cloud outlives the kernel or shell that started it, and a
-            # Ctrl-C in a terminal does not reach it.
-            start_new_session=True, cwd=home,
+            # A process group of its own: the cloud outlives the kernel or shell that started
+            # it, and a Ctrl-C in a terminal does not reach it.
+            cwd=home, **detached(),
         )
 
     deadline = time.monotonic() + timeout
@@ -106,7 +107,7 @@ def up(home: Path | None = None, *, rate_limit: bool = True,
                 f"Read the whole log in {log_path}, fix what it says, then run `labkit local up`.",
             )
         time.sleep(0.05)
-    process.terminate()
+    stop_tree(process.pid)
     raise LabError(f"The local cloud did not become ready within {timeout:.0f} s.",
                    f"Look at {log_path}, then run `labkit local up` again.")
 
@@ -118,16 +119,30 @@ def down(home: Path | None = None, timeout: float = 10.0) -> str:
     state = found.state
     if state is None:
         return found.note or "No local cloud is running."
-    try:
-        proc = psutil.Process(state.pid)
-        proc.terminate()
-        proc.wait(timeout)
-    except psutil.TimeoutExpired:
-        proc.kill()
-    except psutil.NoSuchProcess:
-        pass
+    _ask_to_stop(state)
+    # Whatever is still running after the request (or instead of it) is stopped, with the
+    # function workers it started.
+    stop_tree(state.pid, timeout)
     st.remove_state(home)
     return f"Stopped the local cloud (pid {state.pid}); everything it held is gone."
+
+
+def _ask_to_stop(state: st.CloudState, wait: float = 5.0) -> None:
+    """Ask the server to stop itself over its control route, and wait a moment for it to end.
+
+    The same clean stop everywhere: on Windows terminating a process runs none of its code, so
+    without this the server could not stop its function workers and servers itself.
+    """
+    request = urllib.request.Request(state.endpoint_url + "/labkit/shutdown", method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=2.0):  # noqa: S310 (loopback)
+            pass
+    except OSError:
+        return  # not answering: stop_tree stops it
+    try:
+        psutil.Process(state.pid).wait(wait)
+    except (psutil.NoSuchProcess, psutil.TimeoutExpired):
+        pass
 
 
 def _tail(path: Path, lines: int = 8) -> str:

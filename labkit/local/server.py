@@ -14,7 +14,6 @@ file as the sign that the cloud is ready. A lock file keeps a second server off 
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import logging
 import os
@@ -27,11 +26,13 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
+from filelock import FileLock, Timeout
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from ..masking import mask_secrets
 from . import state as st
+from .processes import stop_signals
 from .slack import SlackStore, make_slack_app
 from .tls import ensure_tls
 
@@ -250,10 +251,13 @@ def main(argv: list[str] | None = None) -> int:
     for handler in logging.getLogger().handlers:
         handler.addFilter(MaskingFilter())
 
-    lock = open(home / st.LOCK_FILE, "w")
+    # Held while this server runs (the operating system releases it even if the process is
+    # killed), so a second server for the same folder gives up at once: exit code 3 tells
+    # `up` to use the first one.
+    lock = FileLock(home / st.LOCK_FILE)
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+        lock.acquire(timeout=0)
+    except Timeout:
         print(f"Another local cloud already uses {home}.", file=sys.stderr)
         return 3
 
@@ -262,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         {"aws": args.aws_port, "slack_http": args.slack_port, "slack_https": args.slack_tls_port},
         rate_limit=not args.no_rate_limit,
     )
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    for sig in stop_signals():
         signal.signal(sig, lambda *_: cloud.stop())
     state = cloud.start()
     print(f"local cloud {state.cloud_id} ready: aws {state.endpoint_url}, "
@@ -270,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     while not cloud.stopping.wait(0.5):
         pass
     print("local cloud stopped", flush=True)
+    lock.release()
     return 0
 
 
