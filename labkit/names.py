@@ -25,6 +25,10 @@ class Names:
     kms_policy: str
     alarm: str
     bastion: str
+    # The bastion's IAM role (it may use Systems Manager) and the instance profile holding it:
+    # made only when the lab launches the bastion on aws.
+    bastion_role: str
+    bastion_profile: str
     log_group: str
     test_event: str
     # The prefix the names were made with ('' or 'kim-'): notebook 08's names derive from it.
@@ -50,6 +54,8 @@ def names_for(prefix: str = "") -> Names:
         kms_policy=f"{prefix}AwsLambdaKmsExcutionPolicy",
         alarm=f"{prefix}mission-cpu-alarm",
         bastion=f"{prefix}bastion",
+        bastion_role=f"{prefix}bastion-ssm-role",
+        bastion_profile=f"{prefix}bastion-ssm-profile",
         log_group=f"/aws/lambda/{function}",
         test_event="MissionSlackTest",
         prefix=prefix,

@@ -49,6 +49,16 @@ def aws(monkeypatch, tmp_path):
         yield
 
 
+@pytest.fixture
+def managed_policies(aws, monkeypatch):
+    """moto with AWS's managed policies (AmazonSSMManagedInstanceCore, for the bastion's role).
+
+    Read when moto first builds IAM, so it takes effect before any IAM call; off elsewhere,
+    since loading them costs half a second.
+    """
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+
+
 def start_aws(**kwargs) -> Lab:
     return labkit.start(target="aws", region=REGION, **kwargs)
 
@@ -147,7 +157,8 @@ def test_the_local_target_ignores_the_expected_account(tmp_path):
             "CloudWatch Logs log group: /aws/lambda/kim-mission-lambda"], None),
     ("04", ["KMS key and alias: alias/kim-mission-kms-key"], "KMS key is billed"),
     ("05", ["IAM policy allowing kms:Decrypt: kim-AwsLambdaKmsExcutionPolicy"], None),
-    ("06", ["EC2 instance, only if you ask for one (launch_bastion): kim-bastion",
+    ("06", ["EC2 instance with an IAM role and instance profile for Systems Manager, only if "
+            "you ask for one (launch_bastion): kim-bastion",
             "CloudWatch alarm: kim-mission-cpu-alarm"], "only if you launch one"),
 ])
 def test_the_summary_lists_what_this_notebook_creates_and_what_is_billable(aws, step, creates,
@@ -214,7 +225,8 @@ def test_with_no_instance_the_learner_is_told_both_ways(aws):
     assert "EC2 console" in raised.value.todo and "launch_bastion(lab)" in raised.value.todo
 
 
-def test_launch_bastion_starts_the_smallest_instance_tagged_and_says_it_is_billable(aws, capsys):
+def test_launch_bastion_starts_the_smallest_instance_tagged_and_says_it_is_billable(
+        managed_policies, capsys):
     lab = start_aws(student="kim")
     calls = record_calls(lab)
     instance_id = launch_bastion(lab)
@@ -242,7 +254,7 @@ def test_launch_bastion_starts_the_smallest_instance_tagged_and_says_it_is_billa
     assert choose_bastion(lab) == instance_id  # notebook 06 then watches it
 
 
-def test_launch_bastion_twice_launches_once_and_restarts_a_stopped_one(aws):
+def test_launch_bastion_twice_launches_once_and_restarts_a_stopped_one(managed_policies):
     lab = start_aws()
     first = launch_bastion(lab)
     calls = record_calls(lab)
@@ -254,7 +266,7 @@ def test_launch_bastion_twice_launches_once_and_restarts_a_stopped_one(aws):
     assert ("StartInstances", {"InstanceIds": [first]}) in calls
 
 
-def test_launch_bastion_uses_the_subnet_given(aws):
+def test_launch_bastion_uses_the_subnet_given(managed_policies):
     ec2 = boto3.client("ec2", region_name=REGION)
     vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
@@ -264,10 +276,11 @@ def test_launch_bastion_uses_the_subnet_given(aws):
     assert [p["SubnetId"] for name, p in calls if name == "RunInstances"] == [subnet]
 
 
-def test_an_account_without_a_default_vpc_is_told_to_pass_a_subnet(aws, monkeypatch):
+def test_an_account_without_a_default_vpc_is_told_to_pass_a_subnet(managed_policies,
+                                                                    monkeypatch):
     lab = start_aws()
     ec2, ssm = boto3.client("ec2", region_name=REGION), boto3.client("ssm", region_name=REGION)
-    clients = {"ec2": ec2, "ssm": ssm}
+    clients = {"ec2": ec2, "ssm": ssm, "iam": boto3.client("iam")}
     monkeypatch.setattr(lab, "client", lambda service, **_: clients[service])
     with Stubber(ec2) as ec2_stub, Stubber(ssm) as ssm_stub:
         ec2_stub.add_response("describe_instances", {"Reservations": []})
