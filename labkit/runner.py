@@ -45,8 +45,8 @@ CHECKS_MIME = "application/vnd.labkit.checks+json"
 
 #: The parameters the notebooks share (see the cell tagged ``parameters`` in each notebook).
 PARAMETER_NAMES = ("target", "region", "student", "slack_channel", "webhook_env",
-                   "expected_account_id", "bastion_instance_id", "bastion_launch", "alarm_period",
-                   "lang")
+                   "expected_account_id", "bastion_instance_id", "bastion_launch",
+                   "bastion_vcpus", "bastion_cpu", "alarm_quick_test", "alarm_period", "lang")
 
 _NOTEBOOK_NAME = re.compile(r"^(\d{2})_.+\.ipynb$")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -679,6 +679,15 @@ def add_parameter_flags(parser: argparse.ArgumentParser) -> None:
                              "(notebooks default to SLACK_WEBHOOK_URL)")
     params.add_argument("--expected-account-id", dest="expected_account_id", metavar="ID",
                         help="aws: refuse to run in any other account than this 12-digit id")
+    params.add_argument("--bastion-cpu", dest="bastion_cpu", choices=("measured", "scripted"),
+                        help="local: 'measured' runs a real load on the bastion and measures it "
+                             "(notebook default); 'scripted' publishes the same figures on any "
+                             "computer, in the least time")
+    params.add_argument("--bastion-vcpus", dest="bastion_vcpus", type=int, metavar="N",
+                        help="local: the bastion's vCPUs (notebook default 2, as a t3.micro)")
+    params.add_argument("--alarm-quick-test", dest="alarm_quick_test", action="store_const",
+                        const=True, help="aws: set the alarm to ALARM by hand instead of "
+                                         "waiting for the load (a test of its actions)")
     params.add_argument("--lang", choices=("en", "ko"),
                         help="language of labkit's messages in the notebooks: en (English) or "
                              "ko (Korean)")

@@ -84,7 +84,8 @@ def explain(alarm: dict, wanted: str, waited: float, figures: list[PeriodFigure]
                  seconds=round(waited), state=alarm.get("StateValue", "?"), needed=needed)
         todo = t("why.no_data.local" if local else "why.no_data.aws", period=period)
         return what, todo
-    listed = ", ".join(f"{f.start:%H:%M:%S} {_number(f.average)} %" for f in shown)
+    listed = ", ".join(t("why.figure", time=f"{f.start:%H:%M:%S}", value=_number(f.average))
+                       for f in shown)
     what = t("why.figures", alarm=alarm.get("AlarmName", ""), wanted=wanted,
              seconds=round(waited), state=alarm.get("StateValue", "?"), count=len(shown),
              period=period, figures=listed, needed=needed)
