@@ -4,7 +4,8 @@ Three sources, because no single API sees everything:
 
 * the Resource Groups Tagging API, which lists tagged resources of most services (SNS, SQS,
   Lambda, CloudWatch alarms, KMS keys, log groups, EC2 instances);
-* IAM, which that API does not cover: roles and customer managed policies, read with their tags;
+* IAM, which that API does not cover: roles, instance profiles and customer managed policies,
+  read with their tags;
 * the function's log group by name, because Lambda creates it without tags.
 
 The tagging API may still list a resource for a while after it was deleted (and keeps
@@ -45,11 +46,13 @@ KINDS = {
     ("ec2", "instance"): "EC2 instance",
     ("iam", "role"): "IAM role",
     ("iam", "policy"): "IAM policy",
+    ("iam", "instance-profile"): "IAM instance profile",
 }
 
 # The order of the inventory table: the pipeline's order, as the cleanup deletes it.
 _ORDER = ["CloudWatch alarm", "SNS subscription", "SNS topic", "SQS queue", "Lambda function",
-          "Log group", "IAM policy", "IAM role", "EC2 instance", "KMS alias", "KMS key"]
+          "Log group", "IAM policy", "IAM role", "EC2 instance", "IAM instance profile",
+          "KMS alias", "KMS key"]
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,7 @@ def kind_label(kind: str) -> str:
         "EC2 instance": t("inventory.kind.ec2_instance"),
         "IAM role": t("inventory.kind.iam_role"),
         "IAM policy": t("inventory.kind.iam_policy"),
+        "IAM instance profile": t("inventory.kind.iam_instance_profile"),
     }
     return labels.get(kind, kind)
 
@@ -221,7 +225,8 @@ def _ours(tags: list[dict[str, str]], lab: Lab) -> bool:
 
 
 def _iam_leftovers(lab: Lab) -> list[Leftover]:
-    """IAM roles and customer managed policies carrying this learner's tags."""
+    """IAM roles, instance profiles and customer managed policies carrying this learner's
+    tags."""
     iam = lab.client("iam")
     found = []
     for page in iam.get_paginator("list_roles").paginate():
@@ -235,6 +240,21 @@ def _iam_leftovers(lab: Lab) -> list[Leftover]:
                 continue
             if _ours(tags, lab):
                 found.append(Leftover("IAM role", role["RoleName"], role["Arn"]))
+    for page in iam.get_paginator("list_instance_profiles").paginate():
+        for profile in page["InstanceProfiles"]:
+            if profile.get("Path", "/").startswith(("/aws-service-role/", "/aws-reserved/")):
+                continue
+            # Listing leaves the tags out; GetInstanceProfile gives them.
+            try:
+                full = iam.get_instance_profile(
+                    InstanceProfileName=profile["InstanceProfileName"])["InstanceProfile"]
+            except iam.exceptions.NoSuchEntityException:
+                continue
+            if _ours(full.get("Tags", []), lab):
+                roles = ", ".join(r["RoleName"] for r in full.get("Roles", []))
+                found.append(Leftover("IAM instance profile", full["InstanceProfileName"],
+                                      full["Arn"], t("inventory.holds", role=roles) if roles
+                                      else ""))
     for page in iam.get_paginator("list_policies").paginate(Scope="Local"):
         for policy in page["Policies"]:
             try:
