@@ -176,6 +176,11 @@ def rehearsal_command(args: Any, learners: Sequence[Learner], out_dir: Path,
                        "Leave out --target aws; to see a class's progress on AWS use "
                        "`labkit check --students FILE --target aws`.")
     workers = args.workers or os.cpu_count() or 1
+    if getattr(args, "bastion_cpu", None) is None:
+        # A rehearsal is about the class, not the CPU: learners get the same result on any
+        # computer and run notebook 06 side by side instead of taking turns for the cores.
+        flags = [*flags, "--bastion-cpu", "scripted"]
+        print(i18n.t("classroom.rehearsal.scripted_cpu"))
     runs = rehearse(learners, out_dir, flags, workers=workers, progress=not args.quiet)
     csv_path, md_path = write_reports(out_dir, runs)
     print(md_path.read_text(encoding="utf-8"))

@@ -148,6 +148,9 @@ def test_notebooks_that_load_the_cpu_take_the_machine_wide_lock_in_turn(tmp_path
     with runner.machine_cpu(quiet):
         with FileLock(lock_file).acquire(timeout=0):
             pass  # a notebook that does not load the CPU never holds it
+    with runner.machine_cpu(loading, {"bastion_cpu": "scripted"}):
+        with FileLock(lock_file).acquire(timeout=0):
+            pass  # a scripted bastion burns nothing: nobody waits for it
 
 
 def test_filelock_is_a_declared_dependency():
