@@ -17,6 +17,9 @@ from labkit.runner import default_notebooks, run_notebooks
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
+# These runs are about re-runs and leftovers, not the CPU: the bastion's figures are scripted
+# (tests/integration/test_bastion_alarm.py and nbval run the real load).
+SCRIPTED = {"bastion_cpu": "scripted"}
 
 
 def clients(home: Path):
@@ -29,7 +32,7 @@ def clients(home: Path):
 def test_every_notebook_twice_in_a_row_leaves_one_of_each(home, tmp_path):
     notebooks = [p for p in default_notebooks(ROOT) if "cleanup" not in p.stem]
     doubled = [path for path in notebooks for _ in range(2)]
-    results = run_notebooks(doubled, {}, tmp_path / "run", progress=False)
+    results = run_notebooks(doubled, SCRIPTED, tmp_path / "run", progress=False)
     failed = [(r.notebook, r.location, r.error) for r in results if r.status != "passed"]
     assert failed == []
     assert len(results) == 2 * len(notebooks)
@@ -90,7 +93,7 @@ def test_the_whole_lab_twice_in_a_row_ends_empty_both_times(home, tmp_path):
     notebooks = default_notebooks(ROOT)  # as `labkit run` runs them: 08 cleans up after itself
     assert any("cleanup" in path.stem for path in notebooks)
     for round_ in ("first", "second"):
-        results = run_notebooks(notebooks, {}, tmp_path / round_, progress=False)
+        results = run_notebooks(notebooks, SCRIPTED, tmp_path / round_, progress=False)
         assert [(r.notebook, r.status) for r in results if r.status != "passed"] == []
         leftovers = inventory(labkit.start())
         assert [x for x in leftovers if not x.expected] == []
