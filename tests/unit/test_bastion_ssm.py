@@ -76,7 +76,8 @@ def test_launch_bastion_gives_it_an_ssm_instance_profile_and_no_key_pair(managed
     assert "KeyName" not in sent
     instance = boto3.client("ec2", region_name=REGION).describe_instances(
         InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
-    assert instance["IamInstanceProfile"]["Arn"].endswith(":instance-profile/kim-bastion-ssm-profile")
+    assert instance["IamInstanceProfile"]["Arn"].endswith(
+        ":instance-profile/kim-bastion-ssm-profile")
     assert "KeyName" not in instance
     said = capsys.readouterr().out
     assert "Created IAM role kim-bastion-ssm-role" in said
@@ -365,11 +366,12 @@ def package_manager(bin_dir: Path, name: str, packages: list[str], needs: str = 
     that must exist first (EPEL enabled)."""
     tools = " ".join(packages)
     gate = f'[ -e "{bin_dir / needs}" ] || exit 1' if needs else ""
+    made = f'#!{shutil.which("bash")}\\necho "${{0##*/}} $*" >> {bin_dir / "log"}\\n'
     install(bin_dir, name, f"""
 {gate}
 for tool in {tools}; do
   if [ "$3" = "$tool" ]; then
-    printf '#!{shutil.which("bash")}\\necho "${{0##*/}} $*" >> {bin_dir / "log"}\\n' > "{bin_dir}/$tool"
+    printf '{made}' > "{bin_dir}/$tool"
     {shutil.which("chmod")} 755 "{bin_dir}/$tool"
     exit 0
   fi
