@@ -1,7 +1,7 @@
 """The EC2 instance whose CPU the alarm watches: the source lab's "bastion".
 
-local: labkit runs a small instance named ``bastion`` in the local cloud (this machine then plays
-it: :mod:`.load` makes the load, :mod:`.metric_agent` reports its CPU).
+local: labkit runs a small instance named ``bastion`` in the local cloud; :mod:`.machine` gives
+it its own vCPUs and processes, and :mod:`.metric_agent` reports its CPU.
 
 aws: the learner's own instance is used by default, and nothing is created; at most the
 ``stress`` command is sent to the instance through SSM Run Command, if the instance is managed.
@@ -172,7 +172,7 @@ def ensure_bastion_profile(lab: Any) -> str:
     """
     if lab.is_local:
         raise LabError("The bastion's IAM role and instance profile are made on target aws only.",
-                       "On the local target this machine plays the bastion; nothing to do.")
+                       "On the local target the bastion is a virtual instance; nothing to do.")
     iam = lab.client("iam")
     role, profile = lab.names.bastion_role, lab.names.bastion_profile
     try:
@@ -215,6 +215,9 @@ def _run_bastion(lab: Any, ec2: Any, subnet_id: str | None, profile: str) -> str
         IamInstanceProfile={"Name": profile},
         # Instance metadata v2 only, as AWS recommends; Amazon Linux 2023 needs nothing else.
         MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled"},
+        # The alarm's one-minute period needs a CPU datapoint every minute: detailed monitoring
+        # (basic monitoring sends one every five). Billed per metric, by the hour: cents here.
+        Monitoring={"Enabled": True},
         # Its disk is a billable resource too: tagged, so the cost shows as the lab's.
         TagSpecifications=_tag_specifications(lab, ("instance", "volume")))
     if subnet_id:
@@ -354,8 +357,8 @@ def run_stress_over_ssm(lab: Any, instance_id: str, workers: int = 2, timeout: f
     """
     if lab.is_local:
         raise LabError("Run Command reaches real instances only.",
-                       "On the local target this machine plays the bastion: use "
-                       "labkit.bastion.load.CpuLoad for the load.")
+                       "On the local target run the load on the bastion itself: "
+                       "bastion.run('stress --cpu 2 --timeout 60').")
     ssm = lab.client("ssm")
     status = _ping_status(ssm, instance_id)
     if status is None:
@@ -390,7 +393,7 @@ def wait_for_command(lab: Any, instance_id: str, command_id: str,
     """
     if lab.is_local:
         raise LabError("Run Command reaches real instances only.",
-                       "On the local target the load runs on this machine: CpuLoad.wait() "
+                       "On the local target the load runs on the bastion: its run's wait() "
                        "waits for it.")
     ssm = lab.client("ssm")
     started = _clock()

@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 import weakref
+from typing import Callable
 
 # Each worker checks its deadline and its parent this often while burning CPU.
 _CHECK_EVERY = 0.05
@@ -109,16 +110,7 @@ class CpuLoad:
 
         An interrupt (the stop button) or any other exception while waiting stops the load.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        try:
-            while self.running:
-                if deadline is not None and time.monotonic() >= deadline:
-                    return False
-                time.sleep(0.1)
-            return True
-        except BaseException:
-            self.stop()
-            raise
+        return wait_while(lambda: self.running, self.stop, timeout)
 
     # -- state -------------------------------------------------------------------------------
     @property
@@ -150,6 +142,24 @@ class CpuLoad:
             return (f"<CpuLoad {self.workers} worker(s) running, "
                     f"{self.remaining:.0f} s left: {stress_command(self.workers, self.timeout)}>")
         return f"<CpuLoad {self.workers} worker(s), stopped>"
+
+
+def wait_while(running: Callable[[], bool], stop: Callable[[], None],
+               timeout: float | None = None) -> bool:
+    """Block while *running()* (at most *timeout* s); True once it is not running any more.
+
+    An interrupt (the stop button) or any other exception while waiting calls *stop* first.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        while running():
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)
+        return True
+    except BaseException:
+        stop()
+        raise
 
 
 def stop_all() -> int:

@@ -41,6 +41,7 @@ import psutil
 from ..errors import LabError
 from ..i18n import t
 from .guard import stop_tree
+from .load import wait_while
 from .metric_agent import MetricAgent
 
 CPU_MODES = ("measured", "scripted")
@@ -240,16 +241,7 @@ class BastionRun:
 
         An interrupt (the stop button) or any other exception while waiting stops it.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        try:
-            while self.running:
-                if deadline is not None and time.monotonic() >= deadline:
-                    return False
-                time.sleep(0.1)
-            return True
-        except BaseException:
-            self.stop()
-            raise
+        return wait_while(lambda: self.running, self.stop, timeout)
 
     def __enter__(self) -> "BastionRun":
         return self

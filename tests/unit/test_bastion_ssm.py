@@ -74,6 +74,8 @@ def test_launch_bastion_gives_it_an_ssm_instance_profile_and_no_key_pair(managed
     (sent,) = [params for name, params in calls if name == "RunInstances"]
     assert sent["IamInstanceProfile"] == {"Name": "kim-bastion-ssm-profile"}
     assert "KeyName" not in sent
+    # A datapoint a minute for the alarm's 60-second period.
+    assert sent["Monitoring"] == {"Enabled": True}
     instance = boto3.client("ec2", region_name=REGION).describe_instances(
         InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
     assert instance["IamInstanceProfile"]["Arn"].endswith(
@@ -134,7 +136,8 @@ def test_run_instances_waits_until_ec2_knows_the_new_profile(managed_policies, m
                                                 "State": {"Name": "running"}}]}]}
     launch = {"ImageId": ANY, "InstanceType": "t3.micro", "MinCount": 1, "MaxCount": 1,
               "IamInstanceProfile": {"Name": "kim-bastion-ssm-profile"},
-              "MetadataOptions": ANY, "TagSpecifications": ANY}
+              "MetadataOptions": ANY, "Monitoring": {"Enabled": True},
+              "TagSpecifications": ANY}
     with Stubber(ec2) as stub:
         stub.add_response("describe_instances", {"Reservations": []})
         for _ in range(2):
