@@ -77,6 +77,9 @@ class FakeCloudWatch:
             raise ConnectionError(f"call {number} failed")
         return {}
 
+    def get_metric_statistics(self, **kwargs):
+        return {"Datapoints": []}  # nothing published before
+
 
 # -- pure parts ------------------------------------------------------------------------------
 def test_datapoint_is_an_ec2_cpu_utilisation_in_percent_at_high_resolution():
@@ -275,3 +278,27 @@ def test_a_scripted_load_publishes_each_complete_period_once_and_nothing_live(mo
     # While the load "ran", no live idle value was published.
     live = [when for when, value in agent.samples if value == 1.0]
     assert live and min(live) > fake.first_call_at
+
+
+def test_a_period_that_already_holds_idle_points_still_reads_as_the_load(cloudwatch):
+    """A re-run right after an earlier run: the period before the load holds idle points."""
+    now = dt.datetime.now(UTC)
+    last = aligned(now, 10) - dt.timedelta(seconds=10)
+    if now - aligned(now, 10) > dt.timedelta(seconds=8):
+        time.sleep(2.5)  # so that the agent replays the same period the test filled
+        now = dt.datetime.now(UTC)
+        last = aligned(now, 10) - dt.timedelta(seconds=10)
+    cloudwatch.put_metric_data(Namespace="AWS/EC2", MetricData=[
+        datapoint("i-0re", 1.0, last + dt.timedelta(seconds=i)) for i in range(10)])
+    agent = MetricAgent(cloudwatch, "i-0re", IDLE, period=10, interval=1.0,
+                        busy=lambda: 100.0).start()
+    wait_until(lambda: len(agent.samples) >= 90)
+    agent.stop()
+    stats = cloudwatch.get_metric_statistics(
+        Namespace="AWS/EC2", MetricName="CPUUtilization",
+        Dimensions=[{"Name": "InstanceId", "Value": "i-0re"}], StartTime=last,
+        EndTime=last + dt.timedelta(seconds=10), Period=10,
+        Statistics=["Average", "SampleCount"])["Datapoints"]
+    (period,) = stats
+    assert period["SampleCount"] == 100.0
+    assert period["Average"] == pytest.approx((90 * 100.0 + 10 * 1.0) / 100)
