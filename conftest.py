@@ -1,9 +1,13 @@
 """Test-session set-up shared by the unit, integration and notebook (nbval) tests.
 
-Every test session gets its own state folder (``LABKIT_HOME``) and so its own local cloud, on
+Every test process gets its own state folder (``LABKIT_HOME``) and so its own local cloud, on
 free ports, which it stops at the end: tests never touch a learner's running cloud, and two test
-sessions can run side by side. The notebooks under nbval start in this environment, so they
-find this cloud.
+sessions - or the workers of one parallel session - run side by side. The notebooks under nbval
+start in this environment, so they find this cloud.
+
+Parallel runs (pytest-xdist, ``-n``): the tests of one module stay on one worker (their module
+fixtures are made once), and the notebooks 00 → 08 run in order on one worker, because each
+starts from what the one before it made.
 """
 
 from __future__ import annotations
@@ -13,13 +17,17 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
+
 _home: Path | None = None
+_NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
+# More workers than this only add local clouds and kernels competing for memory: the suite's
+# longest chain (the notebooks in order) bounds the wall time anyway.
+MAX_WORKERS = 4
 
 
 def pytest_configure(config) -> None:  # noqa: ANN001
     global _home
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        return
     _home = Path(tempfile.mkdtemp(prefix="labkit-test-home-"))
     os.environ["LABKIT_HOME"] = str(_home)
     # The notebooks under nbval run without a front end: labkit prints instead of widgets.
@@ -36,3 +44,16 @@ def pytest_unconfigure(config) -> None:  # noqa: ANN001
 
     cloud.down(_home)
     shutil.rmtree(_home, ignore_errors=True)
+
+
+def pytest_xdist_auto_num_workers(config) -> int:  # noqa: ANN001
+    """``-n auto``: one worker per core, at most :data:`MAX_WORKERS`."""
+    return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
+
+
+def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001
+    """Group the tests for ``--dist loadgroup``: by module, and every notebook in one group."""
+    for item in items:
+        path = Path(str(item.fspath))
+        group = "notebooks" if path.parent == _NOTEBOOKS else str(path)
+        item.add_marker(pytest.mark.xdist_group(group))

@@ -37,32 +37,6 @@ def check_table(folder: Path) -> dict[tuple[str, str], str]:
         return {(r["student"], r["step"]): r["status"] for r in csv.DictReader(rows)}
 
 
-def test_student_edition_stops_at_the_first_exercise_and_passes_once_filled_in(home, tmp_path):
-    edition = tmp_path / "handout"
-    build(NOTEBOOKS, edition)
-
-    as_handed_out = labkit("run", "--only", "00", "01", "--out", str(tmp_path / "r1"), "-q",
-                           cwd=edition)
-    assert as_handed_out.returncode == 1
-    outcome = summary(tmp_path / "r1")
-    assert outcome["00"]["status"] == "passed" and outcome["01"]["status"] == "failed"
-    assert "NotImplementedError" in outcome["01"]["error"]
-    assert "Exercise 01.1" in outcome["01"]["error"]
-    assert "requests.post(" in outcome["01"]["error"]
-
-    for path in NOTEBOOKS:  # what a learner does: write each exercise
-        student = nbformat.read(edition / "notebooks" / path.name, as_version=4)
-        solution = nbformat.read(path, as_version=4)
-        for mine, theirs in zip(student.cells, solution.cells):
-            if mine.cell_type == "code":
-                mine.source = fill_in(mine.source, theirs.source)
-        nbformat.write(student, edition / "notebooks" / path.name)
-    filled_in = labkit("run", "--student", "se", "--out", str(tmp_path / "r2"), "-q",
-                       "--bastion-cpu", "scripted", cwd=edition)
-    assert filled_in.returncode == 0, filled_in.stdout[-3000:]
-    assert {nb["status"] for nb in summary(tmp_path / "r2").values()} == {"passed"}
-
-
 def client(home: Path, service: str):
     state = cloud.find(home).state
     return boto3.client(service, endpoint_url=state.endpoint_url, region_name="ap-northeast-2",
@@ -124,12 +98,39 @@ def test_two_learners_are_isolated_and_check_shows_a_partial_run(home, tmp_path)
     assert sorted(functions) == ["bob-mission-lambda"]
 
 
-def test_a_class_rehearsal_of_three_learners_ends_green_with_a_report(home, tmp_path):
+def test_the_student_edition_stops_at_the_first_exercise_and_a_class_rehearses_it_filled_in(
+        home, tmp_path):
+    """One whole-lab run checks two things: the filled-in student edition passes, and a class
+    rehearsal of three learners over it ends green with its report."""
+    edition = tmp_path / "handout"
+    build(NOTEBOOKS, edition)
+
+    as_handed_out = labkit("run", "--only", "00", "01", "--out", str(tmp_path / "r1"), "-q",
+                           cwd=edition)
+    assert as_handed_out.returncode == 1
+    outcome = summary(tmp_path / "r1")
+    assert outcome["00"]["status"] == "passed" and outcome["01"]["status"] == "failed"
+    assert "NotImplementedError" in outcome["01"]["error"]
+    assert "Exercise 01.1" in outcome["01"]["error"]
+    assert "requests.post(" in outcome["01"]["error"]
+
+    for path in NOTEBOOKS:  # what a learner does: write each exercise
+        student = nbformat.read(edition / "notebooks" / path.name, as_version=4)
+        solution = nbformat.read(path, as_version=4)
+        for mine, theirs in zip(student.cells, solution.cells):
+            if mine.cell_type == "code":
+                mine.source = fill_in(mine.source, theirs.source)
+        nbformat.write(student, edition / "notebooks" / path.name)
+
     roster = tmp_path / "class.txt"
     roster.write_text("# rehearsal\nkim\nlee\npark\n", encoding="utf-8")
     done = labkit("run", "--students", str(roster), "--workers", "2", "--out",
-                  str(tmp_path / "class"))
+                  str(tmp_path / "class"), cwd=edition)
     assert done.returncode == 0, done.stdout[-4000:]
+    # The rehearsal ran the handout's notebooks, not the solutions.
+    executed = nbformat.read(tmp_path / "class" / "kim" / NOTEBOOKS[1].name, as_version=4)
+    assert "### BEGIN SOLUTION" not in "".join(c.source for c in executed.cells)
+    assert "scripted" in done.stdout  # a rehearsal scripts the bastion's CPU by default
     report = (tmp_path / "class" / "rehearsal.md").read_text(encoding="utf-8")
     for student in ("kim", "lee", "park"):
         assert f"| {student} | " + " | ".join(["✅"] * len(NOTEBOOKS)) in report

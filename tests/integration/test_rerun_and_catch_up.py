@@ -29,8 +29,16 @@ def clients(home: Path):
     return state, (lambda name: session.client(name, endpoint_url=state.endpoint_url))
 
 
-def test_every_notebook_twice_in_a_row_leaves_one_of_each(home, tmp_path):
+def test_every_notebook_twice_in_a_row_then_the_whole_lab_again_each_ending_empty(
+        home, tmp_path):
+    """Re-runs, in one shared sequence of runs: every notebook twice in a row leaves one of
+    each resource; the cleanup then leaves nothing; the whole lab run once more, in order,
+    ends empty again with only the two keys pending deletion."""
+    import labkit
+    from labkit.inventory import inventory
+
     notebooks = [p for p in default_notebooks(ROOT) if "cleanup" not in p.stem]
+    (cleanup,) = [p for p in default_notebooks(ROOT) if "cleanup" in p.stem]
     doubled = [path for path in notebooks for _ in range(2)]
     results = run_notebooks(doubled, SCRIPTED, tmp_path / "run", progress=False)
     failed = [(r.notebook, r.location, r.error) for r in results if r.status != "passed"]
@@ -63,6 +71,18 @@ def test_every_notebook_twice_in_a_row_leaves_one_of_each(home, tmp_path):
     # Notebook 08 posts to a channel of its own; webhooks of the local Slack are not deleted.
     assert sorted(w["channel"] for w in hooks["webhooks"]) == ["mission-flaky", "project"]
 
+    (cleaned,) = run_notebooks([cleanup], SCRIPTED, tmp_path / "cleanup", progress=False)
+    assert cleaned.status == "passed", cleaned.error
+    assert [x for x in inventory(labkit.start()) if not x.expected] == []
+
+    whole = default_notebooks(ROOT)  # as `labkit run` runs them: 08 cleans up after itself
+    results = run_notebooks(whole, SCRIPTED, tmp_path / "again", progress=False)
+    assert [(r.notebook, r.status) for r in results if r.status != "passed"] == []
+    leftovers = inventory(labkit.start())
+    assert [x for x in leftovers if not x.expected] == []
+    # Each round made and scheduled the deletion of its own key; nothing else remains.
+    assert sum(x.kind == "KMS key" for x in leftovers) == 2
+
 
 def test_a_notebook_opened_first_works_after_catch_up(home, tmp_path):
     env = dict(os.environ, LABKIT_HOME=str(home))
@@ -84,21 +104,6 @@ def test_catch_up_refuses_a_step_that_is_not_a_number(home):
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "not a step number" in done.stdout + done.stderr
-
-
-def test_the_whole_lab_twice_in_a_row_ends_empty_both_times(home, tmp_path):
-    import labkit
-    from labkit.inventory import inventory
-
-    notebooks = default_notebooks(ROOT)  # as `labkit run` runs them: 08 cleans up after itself
-    assert any("cleanup" in path.stem for path in notebooks)
-    for round_ in ("first", "second"):
-        results = run_notebooks(notebooks, SCRIPTED, tmp_path / round_, progress=False)
-        assert [(r.notebook, r.status) for r in results if r.status != "passed"] == []
-        leftovers = inventory(labkit.start())
-        assert [x for x in leftovers if not x.expected] == []
-    # Each round made and scheduled the deletion of its own key; nothing else remains.
-    assert sum(x.kind == "KMS key" for x in leftovers) == 2
 
 
 def test_catch_up_from_a_notebook_runs_the_earlier_steps(home, capsys):
