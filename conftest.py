@@ -7,7 +7,9 @@ start in this environment, so they find this cloud.
 
 Parallel runs (pytest-xdist, ``-n``): the tests of one module stay on one worker (their module
 fixtures are made once), and the notebooks 00 → 08 run in order on one worker, because each
-starts from what the one before it made.
+starts from what the one before it made. Tests marked ``cpu_exclusive`` (and notebook 06, whose
+bastion really burns two cores) measure real CPU load: each runs while no other test runs, as a
+writer among readers, so that the other workers' load never decides their result.
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ MAX_WORKERS = 4
 
 def pytest_configure(config) -> None:  # noqa: ANN001
     global _home
+    config.addinivalue_line("markers", "cpu_exclusive: measures real CPU load; runs while no "
+                                       "other test of the session runs")
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        # Made before the workers start, so that they all inherit the same folder.
+        os.environ["LABKIT_TEST_SHARED"] = tempfile.mkdtemp(prefix="labkit-test-shared-")
     _home = Path(tempfile.mkdtemp(prefix="labkit-test-home-"))
     os.environ["LABKIT_HOME"] = str(_home)
     # The notebooks under nbval run without a front end: labkit prints instead of widgets.
@@ -44,6 +51,8 @@ def pytest_unconfigure(config) -> None:  # noqa: ANN001
 
     cloud.down(_home)
     shutil.rmtree(_home, ignore_errors=True)
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        shutil.rmtree(os.environ.get("LABKIT_TEST_SHARED", ""), ignore_errors=True)
 
 
 def pytest_xdist_auto_num_workers(config) -> int:  # noqa: ANN001
@@ -57,3 +66,21 @@ def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001
         path = Path(str(item.fspath))
         group = "notebooks" if path.parent == _NOTEBOOKS else str(path)
         item.add_marker(pytest.mark.xdist_group(group))
+        if group == "notebooks" and path.name.startswith("06_"):
+            item.add_marker(pytest.mark.cpu_exclusive)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):  # noqa: ANN001
+    """Hold the session's CPU lock around each test: shared, or alone for ``cpu_exclusive``."""
+    shared = os.environ.get("LABKIT_TEST_SHARED")
+    if not shared or os.environ.get("PYTEST_XDIST_WORKER") is None:
+        yield  # one process runs one test at a time anyway
+        return
+    from filelock import ReadWriteLock
+
+    lock = ReadWriteLock(Path(shared) / "cpu.db", is_singleton=False)
+    alone = item.get_closest_marker("cpu_exclusive") is not None
+    with lock.write_lock() if alone else lock.read_lock():
+        yield
+    lock.close()

@@ -58,6 +58,7 @@ def cloud_clients(home: Path):
     return lambda name: session.client(name, endpoint_url=state.endpoint_url)
 
 
+@pytest.mark.cpu_exclusive
 @pytest.mark.skipif(not hasattr(os, "setsid"), reason="the busy-host set-up is POSIX")
 def test_notebook_06_fires_and_recovers_on_a_host_busy_on_every_core(home, tmp_path, busy_host):
     """The real-CPU path: stress on the bastion, the host's other processes never counted."""

@@ -182,6 +182,7 @@ def stress_kind(request, monkeypatch):
     return request.param
 
 
+@pytest.mark.cpu_exclusive
 def test_a_measured_run_is_the_bastions_own_cpu_time(stress_kind):
     bastion = LocalBastion("i-1", vcpus=2)
     meter = CpuMeter(bastion.cpu_seconds, vcpus=2)
@@ -192,8 +193,9 @@ def test_a_measured_run_is_the_bastions_own_cpu_time(stress_kind):
         names = " ".join(" ".join(p.cmdline()) for p in procs)
         assert ("stress --cpu 1" in names) if stress_kind == "installed" else ("load.py" in names)
     assert gone(procs)
-    # One worker on a 2-vCPU bastion: about half (less if this computer is busy elsewhere).
-    assert 25.0 < busy <= 55.0
+    # One worker on a 2-vCPU bastion: about half; less only when other programs of this
+    # computer take its cores (no other test runs meanwhile: cpu_exclusive), never more.
+    assert 15.0 < busy <= 55.0
     time.sleep(1.0)
     assert meter.sample() < 5.0
 

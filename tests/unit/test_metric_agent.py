@@ -34,6 +34,14 @@ def wait_until(condition, within: float = 5.0) -> None:
         time.sleep(0.02)
 
 
+def away_from_a_period_end(period: int, margin: float) -> None:
+    """Wait, if need be, until at least *margin* seconds remain of the current period."""
+    now = dt.datetime.now(UTC)
+    left = (aligned(now, period) + dt.timedelta(seconds=period) - now).total_seconds()
+    if left < margin:
+        time.sleep(left + 0.1)
+
+
 @pytest.fixture(autouse=True)
 def no_leftovers():
     yield
@@ -259,6 +267,7 @@ def test_the_agent_publishes_the_local_bastions_readings_to_moto(cloudwatch):
 def test_a_scripted_load_publishes_each_complete_period_once_and_nothing_live(monkeypatch):
     busy = {"value": 100.0}
     fake = FakeCloudWatch()
+    away_from_a_period_end(10, margin=4.0)  # the whole test within one period
     agent = MetricAgent(fake, "i-0abc", lambda: 1.0, period=10, interval=0.02,
                         busy=lambda: busy["value"]).start()
     wait_until(lambda: len(fake.calls) >= 1)
@@ -282,12 +291,8 @@ def test_a_scripted_load_publishes_each_complete_period_once_and_nothing_live(mo
 
 def test_a_period_that_already_holds_idle_points_still_reads_as_the_load(cloudwatch):
     """A re-run right after an earlier run: the period before the load holds idle points."""
-    now = dt.datetime.now(UTC)
-    last = aligned(now, 10) - dt.timedelta(seconds=10)
-    if now - aligned(now, 10) > dt.timedelta(seconds=8):
-        time.sleep(2.5)  # so that the agent replays the same period the test filled
-        now = dt.datetime.now(UTC)
-        last = aligned(now, 10) - dt.timedelta(seconds=10)
+    away_from_a_period_end(10, margin=4.0)  # the agent replays the period the test filled
+    last = aligned(dt.datetime.now(UTC), 10) - dt.timedelta(seconds=10)
     cloudwatch.put_metric_data(Namespace="AWS/EC2", MetricData=[
         datapoint("i-0re", 1.0, last + dt.timedelta(seconds=i)) for i in range(10)])
     agent = MetricAgent(cloudwatch, "i-0re", IDLE, period=10, interval=1.0,
