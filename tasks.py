@@ -4,18 +4,32 @@
     python3 tasks.py lab        set up, then run the whole lab on the local cloud (a summary at the end)
     python3 tasks.py test       set up, then run the test suite
     python3 tasks.py jupyter    set up, then open JupyterLab with the workbook's environment
+    python3 tasks.py setup      set up only, for the lab and the tests
+                                (--lab: for the lab only; --pip: with pip, without uv)
+    python3 tasks.py lock       update the locks after a change of pyproject.toml's dependencies
+                                (e.g. `python3 tasks.py lock --upgrade-package boto3`)
 
-Set-up makes a virtual environment in .venv/ and installs the project into it; it is repeated
-only when pyproject.toml changes. Extra arguments go to the command underneath
-(`labkit run`, `pytest`, `jupyter lab`), e.g. `python3 tasks.py lab --only 00 01`.
+Set-up makes a virtual environment in .venv/ and installs into it every package of a lock, at
+the exact version it names, then the project itself: requirements.lock (the lab and the test
+tools) for `test` and `setup`, requirements-lab.lock (the same pins, without the test tools) for
+`lab` and `jupyter`. It is repeated only when a lock or pyproject.toml's [project] table changes,
+or when the tests need what a lab set-up left out. It installs with uv (itself installed into
+.venv/ with pip first), in well under a minute; when uv cannot be installed or fails, with pip,
+in a few minutes. LABKIT_INSTALLER=pip makes every set-up use pip.
+
+Extra arguments go to the command underneath (`labkit run`, `pytest`, `jupyter lab`,
+`uv pip compile`), e.g. `python3 tasks.py lab --only 00 01`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -23,44 +37,187 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+UV = BIN / ("uv.exe" if os.name == "nt" else "uv")
 STAMP = VENV / ".labkit-installed"
+LOG = VENV / "install.log"
+# What each set-up level installs; "all" is a superset of "lab", at the same versions.
+LOCKS = {"lab": "requirements-lab.lock", "all": "requirements.lock"}
+# Any uv since universal locks (0.3) reads and writes the lock alike; the floor keeps out ones
+# too old for the options `lock` passes.
+UV_REQUIREMENT = "uv>=0.5"
 
 
 def is_root() -> bool:
+    """Whether this runs as root (containers and CI machines often do)."""
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
 def say(text: str) -> None:
+    """Print one progress line, at once (the install's own output goes to the log)."""
     print(f"» {text}", flush=True)
 
 
-def setup() -> None:
-    """Create .venv and install the project (with test tools) when pyproject.toml changed."""
+def wanted_stamp() -> str:
+    """A digest of what the environment is built from: the lock and the project's metadata.
+
+    Only the tables that change what gets installed count, so that editing, say, the pytest
+    options does not set everything up again.
+    """
+    import tomllib  # here, not at the top: Python < 3.11 must reach the version message first
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    recipe = {
+        "build-system": pyproject.get("build-system"),
+        "project": pyproject.get("project"),
+        "setuptools": pyproject.get("tool", {}).get("setuptools"),
+    }
+    digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode())
+    for lock_file in LOCKS.values():
+        digest.update((ROOT / lock_file).read_bytes())
+    return digest.hexdigest()
+
+
+def is_set_up(level: str, wanted: str) -> bool:
+    """Whether .venv/ holds what *level* needs, from the current locks and pyproject.toml."""
+    if not (STAMP.exists() and PYTHON.exists()):
+        return False
+    digest, _, installed = STAMP.read_text().partition(" ")
+    return digest == wanted and installed in (level, "all")
+
+
+def make_venv() -> None:
+    """Create .venv/ with pip in it, unless it is there."""
+    if PYTHON.exists():
+        return
+    say(f"Creating a virtual environment in {VENV.name}/")
+    try:
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    except Exception as exc:  # noqa: BLE001 - the one known cause gets a clear message
+        sys.exit(f"Could not create {VENV.name}/ ({exc}). On Debian or Ubuntu install the "
+                 "venv module first: sudo apt install python3-venv")
+
+
+def logged(command: list[str], log) -> bool:  # noqa: ANN001 - an open text file
+    """Run *command* in the project folder with its output appended to *log*; True if it worked."""
+    log.write(f"\n$ {' '.join(command)}\n")
+    log.flush()
+    return subprocess.run(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT).returncode == 0
+
+
+def ensure_uv(log) -> Path | None:  # noqa: ANN001 - an open text file
+    """uv in .venv/ (installed with pip when missing), or None when it cannot be had."""
+    if UV.exists():
+        return UV
+    if logged([str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check",
+               UV_REQUIREMENT], log) and UV.exists():
+        return UV
+    return None
+
+
+def install_with_uv(uv: Path, lock_file: str, log) -> bool:  # noqa: ANN001 - an open text file
+    """Install the packages of *lock_file* and the project with uv; True if it worked."""
+    return logged([str(uv), "pip", "install", "--python", str(PYTHON),
+                   "-r", lock_file, "-e", "."], log)
+
+
+def install_with_pip(lock_file: str, log) -> bool:  # noqa: ANN001 - an open text file
+    """Install the packages of *lock_file*, then the project alone, with pip; True if it worked."""
+    pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check"]
+    # The project on its own, without its dependencies: they are the lock's, already there,
+    # and pip would otherwise be free to pick other versions for any the lock lacks.
+    return logged([*pip, "-r", lock_file], log) and logged([*pip, "--no-deps", "-e", "."], log)
+
+
+def fail(text: str) -> None:
+    """Stop with the end of the install log and *text*."""
+    tail = "\n".join(LOG.read_text(errors="replace").splitlines()[-15:])
+    sys.exit(f"{tail}\n\n{text} The whole log is in {LOG}.")
+
+
+def setup(level: str = "all", use_pip: bool = False) -> None:
+    """Create .venv and install the locked environment *level* needs ("lab" or "all"), unless
+    it is already there.
+
+    With *use_pip* (or LABKIT_INSTALLER=pip) pip installs; otherwise uv does, falling back to
+    pip when uv cannot be installed or its install fails.
+    """
     if sys.version_info < (3, 11):
         sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}.")
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    if STAMP.exists() and STAMP.read_text() == wanted and PYTHON.exists():
+    wanted = wanted_stamp()
+    if is_set_up(level, wanted):
         return
-    if not PYTHON.exists():
-        say(f"Creating a virtual environment in {VENV.name}/")
-        try:
-            venv.EnvBuilder(with_pip=True).create(VENV)
-        except Exception as exc:  # noqa: BLE001 - the one known cause gets a clear message
-            sys.exit(f"Could not create {VENV.name}/ ({exc}). On Debian or Ubuntu install the "
-                     "venv module first: sudo apt install python3-venv")
-    say("Installing the workbook and its tools (first time: a few minutes)")
-    log = VENV / "install.log"
-    with open(log, "w") as out:
-        for step in (["--upgrade", "pip"], ["-e", f"{ROOT}[test]"]):
-            done = subprocess.run([str(PYTHON), "-m", "pip", "install", *step],
-                                  stdout=out, stderr=subprocess.STDOUT)
-            if done.returncode != 0:
-                tail = "\n".join(log.read_text().splitlines()[-15:])
-                sys.exit(f"{tail}\n\nInstalling failed; the whole log is in {log}.")
-    STAMP.write_text(wanted)
+    lock_file = LOCKS[level]
+    began = time.monotonic()
+    make_venv()
+    use_pip = use_pip or os.environ.get("LABKIT_INSTALLER", "").lower() == "pip"
+    with open(LOG, "w", encoding="utf-8") as log:
+        installer = "pip"
+        if not use_pip:
+            uv = ensure_uv(log)
+            if uv is None:
+                say("uv could not be installed (see .venv/install.log); installing with pip "
+                    "instead, which takes a few minutes")
+            else:
+                say(f"Installing the workbook and its tools from {lock_file} with uv")
+                if install_with_uv(uv, lock_file, log):
+                    installer = "uv"
+                else:
+                    say("uv could not install them (see .venv/install.log); trying pip "
+                        "instead, which takes a few minutes")
+        else:
+            say(f"Installing the workbook and its tools from {lock_file} with pip (a few "
+                "minutes)")
+        if installer == "pip" and not install_with_pip(lock_file, log):
+            fail("Installing failed.")
+    STAMP.write_text(f"{wanted} {level}")
+    say(f"Set up with {installer} in {time.monotonic() - began:.0f} s")
+
+
+def lowest_python() -> str | None:
+    """The lowest Python version pyproject.toml allows ("3.11" for ">=3.11"), if it says."""
+    import tomllib
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    found = re.search(r">=\s*(\d+\.\d+)", pyproject["project"].get("requires-python", ""))
+    return found.group(1) if found else None
+
+
+def lock(args: list[str]) -> int:
+    """Resolve pyproject.toml's dependencies anew into requirements.lock (with every extra) and
+    requirements-lab.lock (without them, at the same versions).
+
+    Each is one lock for Linux, macOS and Windows and every Python the project allows (uv's
+    universal resolution writes markers where they differ); *args* go to `uv pip compile` for
+    requirements.lock.
+    """
+    if sys.version_info < (3, 11):
+        sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}.")
+    make_venv()
+    with open(LOG, "a", encoding="utf-8") as log:
+        uv = ensure_uv(log)
+    if uv is None:
+        fail("Updating the lock needs uv, and it could not be installed.")
+    python = lowest_python()
+    compile_ = [str(uv), "pip", "compile", "pyproject.toml", "--universal", "--quiet",
+                *(["--python-version", python] if python else []),
+                # The header names the command to run again, not uv's own long form.
+                "--custom-compile-command", "python3 tasks.py lock"]
+    everything, lab = LOCKS["all"], LOCKS["lab"]
+    code = subprocess.run([*compile_, "--all-extras", "-o", everything, *args],
+                          cwd=ROOT).returncode
+    if code == 0:
+        # Constrained by the whole lock, so the lab's packages are at exactly its versions;
+        # without annotations, which would only repeat "-c requirements.lock" for each.
+        code = subprocess.run([*compile_, "--no-annotate", "-c", everything, "-o", lab],
+                              cwd=ROOT).returncode
+    if code == 0:
+        say(f"{everything} and {lab} updated; the next command installs them. Commit them "
+            "with pyproject.toml.")
+    return code
 
 
 def run(args: list[str]) -> int:
+    """Run *args* in the project folder with .venv/ first on PATH; its exit code."""
     env = dict(os.environ)
     env["PATH"] = str(BIN) + os.pathsep + env.get("PATH", "")
     # Jupyter looks for kernels in the user's folders first; a "python3" kernel there could be
@@ -70,7 +227,18 @@ def run(args: list[str]) -> int:
     return subprocess.run(args, cwd=ROOT, env=env).returncode
 
 
+SETUP_HELP = """usage: python3 tasks.py setup [--lab] [--pip]
+
+Create .venv/ and install requirements.lock and the project, unless already done.
+  --lab   install requirements-lab.lock instead: the lab without the test tools
+  --pip   install with pip only, without uv (as LABKIT_INSTALLER=pip does)"""
+
+# The set-up level each command needs: running the lab needs none of the test tools.
+LEVELS = {"lab": "lab", "jupyter": "lab", "refresh-outputs": "lab", "test": "all"}
+
+
 def main(argv: list[str]) -> int:
+    """Run the command *argv* names; its exit code."""
     commands = {
         "lab": lambda rest: [str(PYTHON), "-m", "labkit", "run", *rest],
         "test": lambda rest: [str(PYTHON), "-m", "pytest", *rest],
@@ -80,16 +248,25 @@ def main(argv: list[str]) -> int:
                                  # JupyterLab refuses unless told
                                  *(["--allow-root"] if is_root() else []), *rest],
         "setup": None,
+        "lock": None,
         # For maintainers: after editing a notebook, store the outputs nbval compares.
         "refresh-outputs": lambda rest: [str(PYTHON), "-m", "labkit.nbtools", *rest],
     }
     if not argv or argv[0] not in commands or argv[0] in ("-h", "--help"):
         print(__doc__)
         return 0 if argv[:1] in (["-h"], ["--help"]) else 2
-    setup()
-    build = commands[argv[0]]
-    code = 0 if build is None else run(build(argv[1:]))
-    if argv[0] == "lab":
+    name, rest = argv[0], argv[1:]
+    if name == "lock":
+        return lock(rest)
+    if name == "setup":
+        if set(rest) - {"--pip", "--lab"}:
+            print(SETUP_HELP)
+            return 0 if set(rest) & {"-h", "--help"} else 2
+        setup("lab" if "--lab" in rest else "all", use_pip="--pip" in rest)
+        return 0
+    setup(LEVELS[name])
+    code = run(commands[name](rest))
+    if name == "lab":
         print("\nStep through the notebooks yourself: python3 tasks.py jupyter\n"
               "The local cloud keeps running for them; stop it with: "
               f"{BIN.relative_to(ROOT) / 'labkit'} local down")
