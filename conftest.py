@@ -39,6 +39,11 @@ def pytest_configure(config) -> None:  # noqa: ANN001
     os.environ["LABKIT_HOME"] = str(_home)
     # The notebooks under nbval run without a front end: labkit prints instead of widgets.
     os.environ["LABKIT_BATCH"] = "1"
+    # Tests are about what happens, not how long the lesson's waits last: the local clouds and
+    # notebooks of the session wait less (each setting: labkit/local/waits.py; the tests of
+    # the waits themselves set the lesson's values). LABKIT_WAIT_SCALE=1 keeps them whole.
+    os.environ.setdefault("LABKIT_WAIT_SCALE", "0.1")
+    os.environ.setdefault("LABKIT_ALARM_TICK_SECONDS", "0.25")
     # The learner's real AWS settings must not leak into tests of the local target.
     for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
         os.environ.pop(key, None)

@@ -19,7 +19,8 @@ from typing import Any
 from .lambda_logs import iso_ms
 
 # AWS waits 1 minute, then 2 minutes; locally the same shape in seconds, so a lesson or a test
-# sees all three attempts quickly. LABKIT_LAMBDA_RETRY_DELAYS="1,2" sets them.
+# sees all three attempts quickly. LABKIT_LAMBDA_RETRY_DELAYS="1,2" sets them (and
+# LABKIT_WAIT_SCALE shortens them further, see waits.py).
 DEFAULT_RETRY_DELAYS = (1.0, 2.0)
 DEFAULT_MAX_RETRIES = 2
 DLQ_MESSAGE_BYTES = 1024  # "ErrorMessage: the first 1 KB of the error message"

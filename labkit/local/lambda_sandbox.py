@@ -39,6 +39,56 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+class InvocationClock:
+    """The time one invocation has used, as its function counts it (``LABKIT_WAIT_SCALE``).
+
+    At scale 1 it is the real time since the invocation started. Below 1 the worker sleeps
+    ``seconds × scale`` for each ``time.sleep(seconds)`` and says so first; the sleep still counts
+    in full, so while it lasts the function's time runs ``1 / scale`` times faster than the
+    real one. The function's own remaining time (``lambda_worker``) is counted the same way, so
+    both sides agree on when the timeout comes. Times are ``time.monotonic()`` seconds.
+    """
+
+    def __init__(self, started: float, timeout_s: float, scale: float = 1.0) -> None:
+        self.started = started
+        self.timeout_s = timeout_s
+        self.scale = scale
+        self._skipped = 0.0  # of the sleeps before the latest one: counted, not slept
+        self._sleep: tuple[float, float] | None = None  # the latest sleep: (real start, seconds)
+
+    def sleep_started(self, at: float, seconds: float) -> None:
+        """The function began to sleep *seconds* at *at* (a worker's ``sleep`` frame)."""
+        if self._sleep is not None:  # one thread sleeps at a time: the previous one has ended
+            self._skipped += self._not_slept(self._sleep[1])
+        self._sleep = (at, max(0.0, seconds))
+
+    def elapsed(self, now: float) -> float:
+        """Seconds of the invocation used at *now*, as the function counts them."""
+        deadline = self.deadline()
+        if now >= deadline:  # being stopped: a late look at the clock is late in real time
+            return self.timeout_s + (now - deadline)
+        skipped = self._skipped
+        if self._sleep is not None:
+            at, seconds = self._sleep
+            if now < at + seconds * self.scale:  # still asleep: its time runs faster
+                return (at - self.started) + skipped + (now - at) / self.scale
+            skipped += self._not_slept(seconds)
+        return (now - self.started) + skipped
+
+    def deadline(self) -> float:
+        """The real time at which the invocation has used its whole timeout."""
+        if self._sleep is None:
+            return self.started + self.timeout_s - self._skipped
+        at, seconds = self._sleep
+        used = (at - self.started) + self._skipped
+        if used + seconds >= self.timeout_s:  # the timeout comes during this sleep
+            return at + (self.timeout_s - used) * self.scale
+        return self.started + self.timeout_s - self._skipped - self._not_slept(seconds)
+
+    def _not_slept(self, seconds: float) -> float:
+        return seconds - seconds * self.scale
+
+
 @dataclass
 class InitResult:
     """How the INIT phase of a new environment went."""
@@ -73,8 +123,9 @@ class ExecutionEnvironment:
     """One worker process running one function configuration."""
 
     def __init__(self, key: str, function_arn: str, environ: Mapping[str, str], task_root: Path,
-                 writer: LogWriter) -> None:
+                 writer: LogWriter, wait_scale: float = 1.0) -> None:
         self.key = key
+        self.wait_scale = wait_scale
         self.function_arn = function_arn
         self.environ = dict(environ)
         self.task_root = task_root
@@ -93,13 +144,16 @@ class ExecutionEnvironment:
         def elapsed_ms() -> float:
             return (time.perf_counter() - started) * 1000
 
+        command = [sys.executable, "-I", "-X", "utf8", str(WORKER)]
+        if self.wait_scale != 1.0:  # at 1 the worker leaves time.sleep as it is
+            command += ["--wait-scale", repr(self.wait_scale)]
         try:
             self.process = subprocess.Popen(
                 # -I: isolated mode, so no PYTHON* variable, user site or current folder
                 # changes what the function imports; -X utf8: text files default to UTF-8 as
                 # on Lambda, whatever locales this machine has; sys.executable: the same
                 # Python as the local cloud's, so boto3 is there as on Lambda.
-                [sys.executable, "-I", "-X", "utf8", str(WORKER)],
+                command,
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 env=self.environ, cwd=self.task_root, close_fds=True,
             )
@@ -139,11 +193,11 @@ class ExecutionEnvironment:
                invoked_arn: str) -> Outcome:
         """Run one invocation; stop the environment when it runs past *timeout_s*."""
         self._log_stray_output()
-        started = time.perf_counter()
+        clock = InvocationClock(time.monotonic(), timeout_s, self.wait_scale)
         lines: list[LogEvent] = []
 
         def elapsed_ms() -> float:
-            return (time.perf_counter() - started) * 1000
+            return clock.elapsed(time.monotonic()) * 1000
 
         request = {"type": "invoke", "request_id": request_id, "event": event_text,
                    "remaining_ms": int(timeout_s * 1000), "invoked_function_arn": invoked_arn}
@@ -155,9 +209,8 @@ class ExecutionEnvironment:
             return Outcome.failed(exit_error(request_id, self._wait()), elapsed_ms(),
                                   self.max_memory_mb, lines, "error")
 
-        deadline = time.monotonic() + timeout_s
         while True:
-            left = deadline - time.monotonic()
+            left = clock.deadline() - time.monotonic()
             if left <= 0:
                 memory = max(self.max_memory_mb, self._current_memory_mb())
                 self.kill()
@@ -172,6 +225,8 @@ class ExecutionEnvironment:
                                       self.max_memory_mb, lines, "error")
             if frame.get("type") == "log":
                 self._log(lines, at, frame)
+            elif frame.get("type") == "sleep":
+                clock.sleep_started(time.monotonic(), _seconds(frame.get("seconds")))
             elif frame.get("type") == "result":
                 self.max_memory_mb = int(frame.get("max_memory_mb") or self.max_memory_mb)
                 self.last_used = time.monotonic()
@@ -266,6 +321,14 @@ class ExecutionEnvironment:
             return -(-psutil.Process(self.process.pid).memory_info().rss // (1024 * 1024))
         except (psutil.Error, AssertionError):
             return 0
+
+
+def _seconds(value: Any) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return seconds if seconds == seconds and seconds > 0 else 0.0  # not NaN, not negative
 
 
 def _error_type(payload: str) -> str | None:

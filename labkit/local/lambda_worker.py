@@ -16,7 +16,13 @@ Protocol: one JSON document per line.
 * The worker answers on the stdout it was started with:
   ``{"type": "log", "text"}`` for every log event (a printed line, a logging record),
   ``{"type": "ready"}`` or ``{"type": "init_error", "error"}`` once after INIT, and
-  ``{"type": "result", "ok", "payload", "duration_ms", "max_memory_mb"}`` per invocation.
+  ``{"type": "result", "ok", "payload", "duration_ms", "max_memory_mb"}`` per invocation,
+  and ``{"type": "sleep", "seconds"}`` before each shortened sleep (below).
+
+Started with ``--wait-scale <s>`` (the local cloud's ``LABKIT_WAIT_SCALE`` below 1, in tests),
+the handler's ``time.sleep(seconds)`` sleeps ``seconds × s`` and still counts in full: the
+remaining time and the reported duration include the whole wait. Without it, ``time.sleep`` is
+Python's own.
 
 The function itself never sees these channels: its ``sys.stdout``/``sys.stderr`` turn writes
 into log events, fd 1 is pointed at stderr (which the local cloud also collects), and its
@@ -28,6 +34,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import math
 import os
 import sys
 import threading
@@ -138,10 +145,46 @@ def configure_logging(channel: Channel) -> None:
     logging.getLogger().addHandler(handler)
 
 
+class ShortWaits:
+    """Shortened sleeps for the thread running an invocation, counted in full all the same.
+
+    Only that thread's sleeps, and only during an invocation: the INIT phase, threads the
+    function starts and this worker's own housekeeping sleep as long as they ask.
+    """
+
+    def __init__(self, scale: float, channel: Channel,
+                 real_sleep: Callable[[float], None] = time.sleep) -> None:
+        self.scale = scale
+        self._channel = channel
+        self._real_sleep = real_sleep
+        self._thread: int | None = None  # the invoking thread, while an invocation runs
+        self.skipped = 0.0  # seconds of this invocation's sleeps counted but not slept
+
+    def begin(self) -> None:
+        """An invocation starts on this thread: its sleeps are shortened from now on."""
+        self._thread = threading.get_ident()
+        self.skipped = 0.0
+
+    def end(self) -> None:
+        """The invocation is over: every sleep is whole again until the next one."""
+        self._thread = None
+
+    def sleep(self, seconds: float) -> None:
+        """Stands in for ``time.sleep``."""
+        if threading.get_ident() != self._thread or isinstance(seconds, bool) or \
+                not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds <= 0:
+            return self._real_sleep(seconds)  # Python's own answer, errors included
+        # Said before sleeping, so that the local cloud moves the timeout in time.
+        self._channel.send({"type": "sleep", "seconds": float(seconds)})
+        self._real_sleep(seconds * self.scale)
+        self.skipped += seconds - seconds * self.scale
+
+
 class LambdaContext:
     """The context object a handler receives (the attributes Lambda's Python runtime offers)."""
 
-    def __init__(self, request_id: str, invoked_function_arn: str, remaining_ms: int) -> None:
+    def __init__(self, request_id: str, invoked_function_arn: str, remaining_ms: int,
+                 waits: ShortWaits | None = None) -> None:
         self.aws_request_id = request_id
         self.invoked_function_arn = invoked_function_arn
         self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
@@ -152,10 +195,12 @@ class LambdaContext:
         self.identity = None
         self.client_context = None
         self._deadline = time.monotonic() + remaining_ms / 1000
+        self._waits = waits
 
     def get_remaining_time_in_millis(self) -> int:
         """Milliseconds left before Lambda stops this invocation."""
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+        skipped = self._waits.skipped if self._waits is not None else 0.0
+        return max(0, int((self._deadline - time.monotonic() - skipped) * 1000))
 
     def log(self, message: str) -> None:
         """Write *message* to the function's log, as ``context.log`` does on Lambda."""
@@ -248,10 +293,12 @@ def max_memory_mb() -> int:
 class Worker:
     """Runs the INIT phase once, then one invocation per request, until input ends."""
 
-    def __init__(self, channel: Channel, handler_name: str) -> None:
+    def __init__(self, channel: Channel, handler_name: str,
+                 waits: ShortWaits | None = None) -> None:
         self.channel = channel
         self.handler_name = handler_name
         self.handler: Callable[[Any, Any], Any] | None = None
+        self.waits = waits
 
     def init(self) -> bool:
         try:
@@ -277,9 +324,11 @@ class Worker:
         request_id = request["request_id"]
         RequestContext.request_id = request_id
         context = LambdaContext(request_id, request.get("invoked_function_arn", ""),
-                                int(request.get("remaining_ms", 3000)))
+                                int(request.get("remaining_ms", 3000)), self.waits)
         started = time.perf_counter()
         ok = True
+        if self.waits is not None:
+            self.waits.begin()
         try:
             event = json.loads(request.get("event") or "{}")
             assert self.handler is not None
@@ -297,7 +346,12 @@ class Worker:
             self._flush_output()
             self.channel.send({"type": "log", "text": error_log_text(error)})
             payload = json.dumps(error)
+        finally:
+            if self.waits is not None:
+                self.waits.end()
         duration_ms = (time.perf_counter() - started) * 1000
+        if self.waits is not None:
+            duration_ms += self.waits.skipped * 1000
         self._flush_output()
         self.channel.send({"type": "result", "ok": ok, "payload": payload,
                            "duration_ms": duration_ms, "max_memory_mb": max_memory_mb()})
@@ -324,7 +378,19 @@ def watch_parent(parent_pid: int) -> None:
             os._exit(0)
 
 
-def main() -> int:
+def wait_scale_argument(argv: list[str]) -> float:
+    """The ``--wait-scale`` given on the command line; 1 when absent or unusable."""
+    if "--wait-scale" not in argv[:-1]:
+        return 1.0
+    try:
+        scale = float(argv[argv.index("--wait-scale") + 1])
+    except ValueError:
+        return 1.0
+    return scale if math.isfinite(scale) and 0 < scale < 1 else 1.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    scale = wait_scale_argument(sys.argv[1:] if argv is None else argv)
     # Keep the protocol channels for ourselves before the function can touch fds 0 and 1.
     requests = os.fdopen(os.dup(0), "r", encoding="utf-8")
     channel = Channel(os.fdopen(os.dup(1), "w", encoding="utf-8"))
@@ -338,10 +404,15 @@ def main() -> int:
 
     threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
     configure_logging(channel)
+    waits = None
+    if scale != 1.0:
+        waits = ShortWaits(scale, channel)
+        # Before INIT, so that a handler module's `from time import sleep` gets it too.
+        time.sleep = waits.sleep  # type: ignore[assignment]
 
     task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
     sys.path.insert(0, task_root)
-    worker = Worker(channel, os.environ.get("_HANDLER", ""))
+    worker = Worker(channel, os.environ.get("_HANDLER", ""), waits)
     if not worker.init():
         return 1
     worker.serve(requests)

@@ -21,11 +21,12 @@ warm between invocations until the code or configuration changes; its log goes t
 ``/aws/lambda/<name>`` in CloudWatch Logs in Lambda's format (``lambda_logs.py``); asynchronous
 events are retried and then recorded (``lambda_async.py``, ``lambda_events.py``).
 
-Settings (environment variables of the local cloud process):
+Settings (environment variables of the local cloud process; all of them in ``waits.py``):
 
 * ``LABKIT_LAMBDA_RETRY_DELAYS``: seconds before the retries of a failed asynchronous
   invocation, default ``"1,2"`` (AWS: one minute, then two);
-* ``LABKIT_LAMBDA_IDLE_SECONDS``: how long an idle environment stays warm, default 600.
+* ``LABKIT_LAMBDA_IDLE_SECONDS``: how long an idle environment stays warm, default 600;
+* ``LABKIT_WAIT_SCALE``: shortens those retry delays and the functions' sleeps, default 1.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ from .lambda_logs import (
     timeout_line,
 )
 from .lambda_sandbox import EnvironmentPool, ExecutionEnvironment, InitResult, now_ms
+from .waits import wait_scale_from_environment
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,9 @@ DEFAULT_IDLE_SECONDS = 600.0
 # Lambda recycles environments after some hours; doing the same keeps role credentials fresh.
 MAX_ENVIRONMENT_AGE_SECONDS = 4 * 3600.0
 REAP_EVERY_SECONDS = 5.0
+# An environment is stopped at most this fraction of its idle time late (a short idle time,
+# in tests, is then checked more often than every REAP_EVERY_SECONDS).
+REAP_LATENESS = 0.5
 DLQ_ATTRIBUTE = "labkit_dead_letter_arn"  # where DeadLetterConfig is kept on moto's model
 
 
@@ -177,7 +182,7 @@ class Runtime:
 
     def __init__(self, endpoint_url: str, ca_bundle: str, home: Path, *,
                  retry_delays_seconds: tuple[float, ...] | None = None,
-                 idle_seconds: float | None = None) -> None:
+                 idle_seconds: float | None = None, wait_scale: float | None = None) -> None:
         self.endpoint_url = endpoint_url
         self.ca_bundle = ca_bundle
         self.code_dir = Path(home) / "lambda" / "code"
@@ -187,7 +192,10 @@ class Runtime:
         if idle_seconds is None:
             idle_seconds = _float_env(IDLE_SECONDS_ENV, DEFAULT_IDLE_SECONDS)
         self.pool = EnvironmentPool(idle_seconds, MAX_ENVIRONMENT_AGE_SECONDS)
+        self.reap_every = reap_interval(idle_seconds)
+        self.wait_scale = wait_scale if wait_scale is not None else wait_scale_from_environment()
         delays = retry_delays_seconds or retry_delays(os.environ.get(RETRY_DELAYS_ENV))
+        delays = tuple(delay * self.wait_scale for delay in delays)
         self.async_invoker = AsyncInvoker(
             run=self._run_for_async, describe=lambda fn: (function_spec(fn)[0], async_settings(fn)),
             send=send_with_role(self._spec_credentials, endpoint_url), delays=delays)
@@ -308,7 +316,7 @@ class Runtime:
         writer = LogWriter(spec.account_id, spec.region, spec.log_group, stream,
                            enabled=logs_allowed(spec, stream))
         task_root = self.code_dir / spec.code_sha256
-        env = ExecutionEnvironment(key, spec.arn, {}, task_root, writer)
+        env = ExecutionEnvironment(key, spec.arn, {}, task_root, writer, self.wait_scale)
         try:
             self._extract(code, task_root)
             env.environ = lambda_environment(
@@ -366,8 +374,13 @@ class Runtime:
             log.exception("could not write the log of %s", env.function_arn)
 
     def _reap_idle(self) -> None:
-        while not self._stopping.wait(REAP_EVERY_SECONDS):
+        while not self._stopping.wait(self.reap_every):
             self.pool.reap()
+
+
+def reap_interval(idle_seconds: float) -> float:
+    """Seconds between two looks for environments idle for longer than *idle_seconds*."""
+    return max(0.05, min(REAP_EVERY_SECONDS, idle_seconds * REAP_LATENESS))
 
 
 def _float_env(name: str, default: float) -> float:

@@ -35,6 +35,7 @@ from . import state as st
 from .processes import stop_signals
 from .slack import SlackStore, make_slack_app
 from .tls import ensure_tls
+from .waits import wait_scale_from_environment
 
 DEFAULT_PORTS = {"aws": 4750, "slack_http": 4751, "slack_https": 4752}
 
@@ -185,7 +186,8 @@ class LocalCloud:
         tls = ensure_tls(self.home)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(tls.server_cert, tls.server_key)
-        slack_app = make_slack_app(self.slack, rate_limit=self.rate_limit)
+        slack_app = make_slack_app(self.slack, rate_limit=self.rate_limit,
+                                   wait_scale=wait_scale_from_environment())
 
         aws = self._bind("aws", self.aws_app(), _moto_handler())
         self.install_fidelity(f"http://{st.HOST}:{aws.server_port}", str(tls.ca_bundle))

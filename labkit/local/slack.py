@@ -330,14 +330,24 @@ def _json(data: Any, status: int = 200) -> Response:
     return Response(json.dumps(data), status=status, content_type="application/json")
 
 
+def scaled_clock(scale: float,
+                 clock: Callable[[], float] | None = None) -> Callable[[], float]:
+    """A clock running ``1 / scale`` times faster than *clock* (default ``time.monotonic``)."""
+    if scale == 1.0:
+        return clock or time.monotonic
+    return lambda: (clock or time.monotonic)() / scale
+
+
 class SlackApp:
     """The local Slack as a WSGI application over a :class:`SlackStore`."""
 
     def __init__(self, store: SlackStore, *, rate_limit: bool = True,
-                 limiter: RateLimiter | None = None) -> None:
+                 limiter: RateLimiter | None = None, wait_scale: float = 1.0) -> None:
         self.store = store
         self.rate_limit = rate_limit
-        self.limiter = limiter or RateLimiter()
+        # With waits shortened, a second of the rate limit passes as fast as a second of the
+        # sender's sleep after Retry-After does, so a 429 lasts exactly as long for both.
+        self.limiter = limiter or RateLimiter(clock=scaled_clock(wait_scale))
         self.faults = FaultBook()
         self.pages = ChannelPages(store)
         self.url_map = Map([
@@ -384,6 +394,8 @@ class SlackApp:
             if fault.kind == "drop":
                 drop_connection(request.environ)
             if fault.kind == "delay":
+                # Not shortened: a slow answer is work the sender waits for with its HTTP
+                # timeout, which no scale shortens, so it must keep its real length.
                 time.sleep(fault.delay_ms / 1000)
             else:
                 return _slack_answer(*http_answer(fault))  # type: ignore[misc]
@@ -486,11 +498,12 @@ class SlackApp:
 
 
 def make_slack_app(store: SlackStore, *, rate_limit: bool = True,
-                   limiter: RateLimiter | None = None) -> SlackApp:
+                   limiter: RateLimiter | None = None, wait_scale: float = 1.0) -> SlackApp:
     """Build the local Slack WSGI application over ``store``.
 
     ``rate_limit`` starts with Slack's per-webhook rate limit on or off (it can be switched at
     run time through ``POST /labkit/slack/settings``); ``limiter`` replaces the default
-    one-per-second token bucket, e.g. with one on a fake clock in tests.
+    one-per-second token bucket, e.g. with one on a fake clock in tests; ``wait_scale``
+    (``LABKIT_WAIT_SCALE``, see ``waits.py``) shortens the default bucket's seconds.
     """
-    return SlackApp(store, rate_limit=rate_limit, limiter=limiter)
+    return SlackApp(store, rate_limit=rate_limit, limiter=limiter, wait_scale=wait_scale)

@@ -70,7 +70,9 @@ def test_planned_faults_are_what_a_webhook_post_meets(lab):
 
 def test_the_function_retries_through_a_drop_a_500_and_a_429(lab):
     """The function's own HTTP code, over HTTPS, against each fault: a dropped connection is a
-    network error to it, and every wait is the one its rules give."""
+    network error to it, and every wait is the one its rules give. This is the test that
+    Slack's Retry-After is honoured at its real value: the waits are recorded here, not slept,
+    so the test session's shortened waits (LABKIT_WAIT_SCALE) never apply to them."""
     lab.slack_faults.add("drop")
     lab.slack_faults.add("500")
     lab.slack_faults.add("429", retry_after=3)

@@ -24,6 +24,8 @@ import pytest
 import requests
 
 from labkit.local import cloud
+from labkit.local.runtime import RETRY_DELAYS_ENV
+from labkit.local.waits import WAIT_SCALE_ENV
 
 from .support import poll
 
@@ -94,6 +96,14 @@ class Lab:
                                                startFromHead=True)["events"]
         return [e["message"] for e in sorted(events, key=lambda e: e["timestamp"])]
 
+    def start_times(self, name: str, request_id: str) -> list[int]:
+        """When each attempt of one invocation started (its START line's time, in ms)."""
+        group = f"/aws/lambda/{name}"
+        events = [e for page in self.logs.get_paginator("filter_log_events").paginate(
+                      logGroupName=group) for e in page["events"]
+                  if e["message"].startswith(f"START RequestId: {request_id} ")]
+        return sorted(e["timestamp"] for e in events)
+
     def queue(self, name: str) -> tuple[str, str]:
         url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
         arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
@@ -115,8 +125,27 @@ def tail(answer: dict) -> str:
 def lab(home, monkeypatch) -> Lab:
     # Short retry delays keep the asynchronous tests quick; they are read by the cloud process.
     monkeypatch.setenv("LABKIT_LAMBDA_RETRY_DELAYS", "0.3,0.6")
+    # The runtime as a learner meets it: a function's sleeps are whole (the test session
+    # shortens them elsewhere; the functions here poll a gate with short sleeps, which would
+    # otherwise use up their timeout ten times sooner).
+    monkeypatch.setenv(WAIT_SCALE_ENV, "1")
     # Something the local cloud's environment holds that a function must never see.
     monkeypatch.setenv("LABKIT_TEST_PRIVATE", "not-for-functions")
+    return Lab(home)
+
+
+@pytest.fixture
+def lesson_lab(home, monkeypatch) -> Lab:
+    """A local cloud with the lesson's waits: Lambda's retry delays of 1 s, then 2 s."""
+    monkeypatch.delenv(RETRY_DELAYS_ENV, raising=False)
+    monkeypatch.setenv(WAIT_SCALE_ENV, "1")
+    return Lab(home)
+
+
+@pytest.fixture
+def short_lab(home, monkeypatch) -> Lab:
+    """A local cloud whose waits last a tenth of their length (LABKIT_WAIT_SCALE)."""
+    monkeypatch.setenv(WAIT_SCALE_ENV, "0.1")
     return Lab(home)
 
 
@@ -201,6 +230,34 @@ def test_timeout_stops_the_environment_and_reports_as_lambda_does(lab):
     again, fresh = lab.invoke("slow", LogType="Tail")
     assert fresh["pid"] != warm["pid"] and "Init Duration:" in tail(again)
     assert any("Task timed out after" in line for line in lab.log_lines("slow"))
+
+
+SLEEPER = '''
+import time
+
+def handler(event, context):
+    before = context.get_remaining_time_in_millis()
+    time.sleep(event["sleep"])
+    return {"before": before, "after": context.get_remaining_time_in_millis()}
+'''
+
+
+def test_shortened_sleeps_count_in_full_so_the_timeout_comes_as_it_would(short_lab):
+    """With the waits shortened, a function still loses every second it sleeps: its remaining
+    time, its REPORT line and its timeout go as they would with whole seconds."""
+    short_lab.deploy("sleeper", SLEEPER, Timeout=3)
+    answer, seen = short_lab.invoke("sleeper", {"sleep": 2}, LogType="Tail")
+    assert "FunctionError" not in answer
+    assert seen["before"] - seen["after"] >= 2000
+    duration = re.search(r"\tDuration: (\d+\.\d\d) ms", tail(answer))
+    assert duration and float(duration.group(1)) >= 2000
+
+    # 2 s more would fit in whole seconds too; 30 s would not, whichever way they pass.
+    answer, error = short_lab.invoke("sleeper", {"sleep": 30}, LogType="Tail")
+    assert answer["FunctionError"] == "Unhandled" and error["errorType"] == "Sandbox.Timedout"
+    assert error["errorMessage"].endswith("Task timed out after 3.00 seconds")
+    assert re.search(r"Task timed out after 3\.\d\d seconds", tail(answer))
+    assert "Status: timeout" in tail(answer)
 
 
 FAILING = '''
@@ -401,7 +458,11 @@ def starts_of(lines: list[str], request_id: str) -> list[str]:
     return [line for line in lines if line.startswith(f"START RequestId: {request_id} ")]
 
 
-def test_failed_async_invocations_are_retried_twice_then_go_to_the_dead_letter_queue(lab):
+def test_failed_async_invocations_are_retried_twice_then_go_to_the_dead_letter_queue(
+        lesson_lab):
+    """The one test of Lambda's retry delays at the lesson's real values (1 s, then 2 s; AWS:
+    one minute, then two): every other test and notebook run shortens them."""
+    lab = lesson_lab
     queue_url, queue_arn = lab.queue("failed-events")
     lab.deploy("retried", ALWAYS_FAILS, DeadLetterConfig={"TargetArn": queue_arn})
     assert lab.lam.get_function_configuration(FunctionName="retried")["DeadLetterConfig"] == {
@@ -421,6 +482,9 @@ def test_failed_async_invocations_are_retried_twice_then_go_to_the_dead_letter_q
     starts = starts_of(lines, request_id)
     assert len(starts) == 3  # the first attempt and Lambda's two retries, same request id
     assert sum("[ERROR] RuntimeError: boom 7" in line for line in lines) == 3
+    # Each retry starts no sooner than its delay after the attempt before it started.
+    first, second, third = lab.start_times("retried", request_id)
+    assert second - first >= 1000 and third - second >= 2000, (first, second, third)
 
 
 def test_on_failure_and_on_success_destinations_receive_invocation_records(lab):

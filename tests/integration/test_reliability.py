@@ -10,9 +10,10 @@
 * Two notebooks running at once, for two students, keep their progress, webhooks and resources
   apart.
 
-The retries of asynchronous invocations are compressed (LABKIT_LAMBDA_RETRY_DELAYS) and the
-local Slack's one-message-a-second rate limit is switched off for the bursts, so the module
-runs in about a minute; bench/bench_reliability.py prints the burst's figures.
+The retries of asynchronous invocations are compressed (LABKIT_LAMBDA_RETRY_DELAYS; in the
+test session the function's own waits too, LABKIT_WAIT_SCALE) and the local Slack's
+one-message-a-second rate limit is switched off for the bursts, so the module runs in about a
+minute; bench/bench_reliability.py prints the burst's figures.
 
 One case is left out on purpose: a slow answer that outlasts the sender's timeout. Slack then
 posts the message although the function saw a failure, so the retry posts it again; that is
