@@ -15,7 +15,7 @@ tools) for `test` and `setup`, requirements-lab.lock (the same pins, without the
 `lab` and `jupyter`. It is repeated only when a lock or pyproject.toml's [project] table changes,
 or when the tests need what a lab set-up left out. It installs with uv (itself installed into
 .venv/ with pip first), in well under a minute; when uv cannot be installed or fails, with pip,
-in a few minutes. LABKIT_INSTALLER=pip makes every set-up use pip.
+which takes several times longer. LABKIT_INSTALLER=pip makes every set-up use pip.
 
 Extra arguments go to the command underneath (`labkit run`, `pytest`, `jupyter lab`,
 `uv pip compile`), e.g. `python3 tasks.py lab --only 00 01`.
@@ -123,6 +123,9 @@ def install_with_uv(uv: Path, lock_file: str, log) -> bool:  # noqa: ANN001 - an
 def install_with_pip(lock_file: str, log) -> bool:  # noqa: ANN001 - an open text file
     """Install the packages of *lock_file*, then the project alone, with pip; True if it worked."""
     pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check"]
+    # A current pip installs the lock in half the time the one bundled with Python takes; if it
+    # cannot be had, the bundled one still does the job.
+    logged([*pip, "--upgrade", "pip"], log)
     # The project on its own, without its dependencies: they are the lock's, already there,
     # and pip would otherwise be free to pick other versions for any the lock lacks.
     return logged([*pip, "-r", lock_file], log) and logged([*pip, "--no-deps", "-e", "."], log)
@@ -156,17 +159,16 @@ def setup(level: str = "all", use_pip: bool = False) -> None:
             uv = ensure_uv(log)
             if uv is None:
                 say("uv could not be installed (see .venv/install.log); installing with pip "
-                    "instead, which takes a few minutes")
+                    "instead, which takes longer")
             else:
                 say(f"Installing the workbook and its tools from {lock_file} with uv")
                 if install_with_uv(uv, lock_file, log):
                     installer = "uv"
                 else:
                     say("uv could not install them (see .venv/install.log); trying pip "
-                        "instead, which takes a few minutes")
+                        "instead, which takes longer")
         else:
-            say(f"Installing the workbook and its tools from {lock_file} with pip (a few "
-                "minutes)")
+            say(f"Installing the workbook and its tools from {lock_file} with pip")
         if installer == "pip" and not install_with_pip(lock_file, log):
             fail("Installing failed.")
     STAMP.write_text(f"{wanted} {level}")
