@@ -58,7 +58,7 @@ def say(text: str) -> None:
 
 
 def wanted_stamp() -> str:
-    """A digest of what the environment is built from: the lock and the project's metadata.
+    """A digest of what the environment is built from: the locks and the project's metadata.
 
     Only the tables that change what gets installed count, so that editing, say, the pytest
     options does not set everything up again.
