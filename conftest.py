@@ -65,6 +65,7 @@ def pytest_xdist_auto_num_workers(config) -> int:  # noqa: ANN001
     return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups on each worker
 def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001
     """Group the tests for ``--dist loadgroup``: by module, and every notebook in one group."""
     for item in items:
