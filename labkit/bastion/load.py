@@ -91,16 +91,16 @@ class CpuLoad:
             self.stop()
             raise
         # Holds the process list, not self: it runs when the object is collected or at exit.
-        self._finalizer = weakref.finalize(self, _stop_processes, self._procs)
+        self._finalizer = weakref.finalize(self, stop_processes, self._procs)
         _live.add(self)
         return self
 
     def stop(self) -> None:
         """Stop every worker and wait for them to exit. Safe to call any number of times."""
         if self._finalizer is not None:
-            self._finalizer()  # runs _stop_processes once, then detaches
+            self._finalizer()  # runs stop_processes once, then detaches
             self._finalizer = None
-        _stop_processes(self._procs)
+        stop_processes(self._procs)
         self._procs = []
         self._started = None
         _live.discard(self)
@@ -185,7 +185,7 @@ def _spawn_worker(timeout: float) -> subprocess.Popen:
     )
 
 
-def _stop_processes(procs: list[subprocess.Popen]) -> None:
+def stop_processes(procs: list[subprocess.Popen]) -> None:
     """SIGTERM each live process, wait a little, SIGKILL what is left; close the pipes."""
     for proc in procs:
         if proc.poll() is None:

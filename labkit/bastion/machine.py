@@ -41,7 +41,7 @@ import psutil
 from ..errors import LabError
 from ..i18n import t
 from .guard import stop_tree
-from .load import wait_while
+from .load import stop_processes, wait_while
 from .metric_agent import MetricAgent
 
 CPU_MODES = ("measured", "scripted")
@@ -259,16 +259,7 @@ def _stop_popen(proc: subprocess.Popen) -> None:
     """Stop a guard and its command's tree, from outside (works where signals do not reach)."""
     if proc.poll() is None:
         stop_tree(proc.pid)
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    if proc.stdin is not None:
-        try:
-            proc.stdin.close()
-        except OSError:
-            pass
+    stop_processes([proc])  # reaps the guard and closes its pipe
 
 
 class LocalBastion:
