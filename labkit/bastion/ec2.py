@@ -440,22 +440,29 @@ def _instances(ec2: Any, filters: list[dict]) -> list[dict[str, Any]]:
     return found
 
 
-def _ping_status(ssm: Any, instance_id: str) -> str | None:
-    """The instance's SSM agent status ("Online", "ConnectionLost", ...); "" when it has never
-    registered; None when SSM cannot be asked."""
-    kwargs: dict[str, Any] = {"Filters": [{"Key": "InstanceIds", "Values": [instance_id]}]}
+def _ping_statuses(ssm: Any, **filters: Any) -> dict[str, str] | None:
+    """The SSM agent status ("Online", "ConnectionLost", ...) of each instance SSM knows (those
+    *filters* select), across pages; None when SSM cannot be asked."""
+    statuses: dict[str, str] = {}
+    kwargs: dict[str, Any] = dict(filters)
     try:
         while True:
             page = ssm.describe_instance_information(**kwargs)
-            for info in page.get("InstanceInformationList", []):
-                if info["InstanceId"] == instance_id:
-                    return str(info.get("PingStatus", ""))
+            statuses.update((info["InstanceId"], str(info.get("PingStatus", "")))
+                            for info in page.get("InstanceInformationList", []))
             if not page.get("NextToken"):
-                return ""
+                return statuses
             kwargs["NextToken"] = page["NextToken"]
     # No permission (AccessDenied) or an endpoint without this API (the local cloud lacks it).
     except (ClientError, BotoCoreError, NotImplementedError):
         return None
+
+
+def _ping_status(ssm: Any, instance_id: str) -> str | None:
+    """The instance's SSM agent status; "" when it has never registered; None when SSM cannot
+    be asked."""
+    statuses = _ping_statuses(ssm, Filters=[{"Key": "InstanceIds", "Values": [instance_id]}])
+    return None if statuses is None else statuses.get(instance_id, "")
 
 
 def _fresh_lab_bastion(lab: Any, instance_id: str) -> bool:
@@ -512,19 +519,9 @@ def _duration(seconds: float) -> str:
 
 def _managed_ids(ssm: Any) -> set[str] | None:
     """Ids of instances whose SSM agent is online; None if SSM cannot be asked."""
-    ids: set[str] = set()
-    kwargs: dict[str, Any] = {}
-    try:
-        while True:
-            page = ssm.describe_instance_information(**kwargs)
-            ids.update(info["InstanceId"] for info in page.get("InstanceInformationList", [])
-                       if info.get("PingStatus") == "Online")
-            if not page.get("NextToken"):
-                return ids
-            kwargs["NextToken"] = page["NextToken"]
-    # No permission (AccessDenied) or an endpoint without this API (the local cloud lacks it).
-    except (ClientError, BotoCoreError, NotImplementedError):
-        return None
+    statuses = _ping_statuses(ssm)
+    return None if statuses is None else {i for i, status in statuses.items()
+                                          if status == "Online"}
 
 
 def _name(instance: dict) -> str:
