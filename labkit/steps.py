@@ -373,7 +373,7 @@ def _step_06(lab: Lab, report: CheckReport, fired: Any = None, recovered: Any = 
     # On AWS the history lags the state a little: wait for what the notebook saw to show.
     wanted = {s for s, w in (("ALARM", fired), ("OK", recovered))
               if w is not None and w.state == s}
-    changes = _state_changes(lab, cloudwatch, wanted, wait=0.0 if lab.is_local else 30.0)
+    changes = _state_changes(lab, cloudwatch, wanted, wait=0.0 if lab.is_local else _AWS_SETTLE)
     reached = {new for new, _ in changes}
     to_alarm = [by_load for new, by_load in changes if new == "ALARM"]
     went = fired.state == "ALARM" if fired is not None else bool(to_alarm)
@@ -389,7 +389,7 @@ def _step_06(lab: Lab, report: CheckReport, fired: Any = None, recovered: Any = 
                "06.slack_received")
     wait = 5.0 if ok_message not in (None, NOT_GIVEN) else 0.0
     if not lab.is_local and (fired is not None or recovered is not None):
-        wait = 60.0  # the function's log reaches CloudWatch Logs some seconds after it ran
+        wait = _AWS_SETTLE  # the function's log reaches CloudWatch Logs seconds after it ran
     for state in ("ALARM", "OK"):
         expect(report, _was_delivered(
             lab, lambda r, s=state: r.get("alarm") == lab.names.alarm and r.get("state") == s,
@@ -402,17 +402,19 @@ def _state_changes(lab: Lab, cloudwatch: Any, wanted: set[str], wait: float
 
     Waits up to *wait* seconds until every state in *wanted* shows in the history.
     """
-    deadline = time.monotonic() + wait
-    while True:
+    changes: list[tuple[str, bool]] = []
+
+    def read() -> bool:
         history = cloudwatch.describe_alarm_history(
             AlarmName=lab.names.alarm, HistoryItemType="StateUpdate")["AlarmHistoryItems"]
-        changes = []
+        changes[:] = []
         for item in sorted(history, key=lambda h: h["Timestamp"]):
             new = json.loads(item.get("HistoryData") or "{}").get("newState", {})
             changes.append((new.get("stateValue"), "stateReasonData" in new))
-        if wanted <= {new for new, _ in changes} or time.monotonic() >= deadline:
-            return changes
-        time.sleep(2.0)
+        return wanted <= {new for new, _ in changes}
+
+    _eventually(lab, read, wait)
+    return changes
 
 
 def _step_07(lab: Lab, report: CheckReport, leftovers: Any = None, scheduled: Any = None,

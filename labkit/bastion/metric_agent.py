@@ -1,9 +1,9 @@
 """The local bastion's CPU utilisation, published as its ``AWS/EC2 CPUUtilization``.
 
 On AWS the hypervisor reports an instance's CPUUtilization; on the local target
-:class:`MetricAgent` plays that part: every interval it reads the bastion's figure (its *source*,
-see :meth:`labkit.bastion.machine.LocalBastion.meter`) and publishes it under the bastion's
-InstanceId.
+:class:`MetricAgent` plays that part: every interval it reads the bastion's figure (its *source*;
+:meth:`labkit.bastion.machine.LocalBastion.start_agent` wires it) and publishes it under the
+bastion's InstanceId.
 
 Datapoints are high resolution (``StorageResolution=1``) so an alarm with a 10-second period can
 evaluate them. :func:`publish_datapoints` publishes scripted values instead, for runs that must
@@ -109,8 +109,7 @@ class MetricAgent:
     Every sample is published right away (one datapoint per interval); CloudWatch's statistic
     over each *period* (e.g. Average) is what an alarm compares with its threshold.
 
-    >>> with MetricAgent(cloudwatch, bastion.instance_id, bastion.meter()) as agent:  # doctest: +SKIP
-    ...     ...
+    >>> agent = bastion.start_agent(cloudwatch, period=10)                 # doctest: +SKIP
     >>> agent.samples                                                     # doctest: +SKIP
     [(datetime(...), 3.5), (datetime(...), 97.0), ...]
     """
@@ -233,12 +232,16 @@ class MetricAgent:
             self.replay_period(value, start, count=max(int(self.period / self.interval),
                                                        9 * self._datapoints_in(start)))
         except Exception as exc:  # noqa: BLE001 - kept and reported; the agent keeps going
-            with self._lock:
-                self._errors.append((now, exc))
-                del self._errors[:-_KEEP_ERRORS]
-                self._failed += 1
+            self._keep_error(now, exc)
             return
         self._replayed.add(start)
+
+    def _keep_error(self, when: dt.datetime, exc: BaseException) -> None:
+        """Count a failed sample or replay, keeping the latest errors for the report."""
+        with self._lock:
+            self._errors.append((when, exc))
+            del self._errors[:-_KEEP_ERRORS]
+            self._failed += 1
 
     def _datapoints_in(self, start: dt.datetime) -> int:
         """How many datapoints of the metric CloudWatch holds in the period from *start*."""
@@ -282,10 +285,7 @@ class MetricAgent:
                 Namespace=NAMESPACE,
                 MetricData=[datapoint(self.instance_id, value, when, _resolution(self.period))])
         except Exception as exc:  # noqa: BLE001 - kept and reported; the agent keeps going
-            with self._lock:
-                self._errors.append((when, exc))
-                del self._errors[:-_KEEP_ERRORS]
-                self._failed += 1
+            self._keep_error(when, exc)
             return None
         with self._lock:
             self._samples.append((when, value))
