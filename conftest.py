@@ -44,9 +44,40 @@ def pytest_configure(config) -> None:  # noqa: ANN001
     # the waits themselves set the lesson's values). LABKIT_WAIT_SCALE=1 keeps them whole.
     os.environ.setdefault("LABKIT_WAIT_SCALE", "0.1")
     os.environ.setdefault("LABKIT_ALARM_TICK_SECONDS", "0.25")
+    _share_botocore_models()
     # The learner's real AWS settings must not leak into tests of the local target.
     for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
         os.environ.pop(key, None)
+
+
+class _OncePaths(list):
+    """A loader's search paths, to which boto3 adds its own folder once, not per session."""
+
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
+
+
+def _share_botocore_models() -> None:
+    """One botocore data loader for every session this test process makes.
+
+    botocore reads each service's model (EC2's is 3 MB of JSON) once per session; the tests make
+    a session per lab, per moto mock and per helper, so that reading took about a second of many
+    tests. The models are read-only data, so sharing them changes nothing the tests look at. In
+    a notebook kernel labkit makes one session, so labkit itself has no need of this.
+    """
+    import functools
+
+    import botocore.loaders
+    import botocore.session
+
+    @functools.lru_cache(maxsize=None)
+    def create_loader(search_path_string: str | None = None) -> botocore.loaders.Loader:
+        loader = botocore.loaders.create_loader(search_path_string)
+        loader._search_paths = _OncePaths(loader.search_paths)
+        return loader
+
+    botocore.session.create_loader = create_loader
 
 
 def pytest_unconfigure(config) -> None:  # noqa: ANN001

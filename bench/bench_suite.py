@@ -15,6 +15,7 @@ a JUnit report to a temporary folder and prints:
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -41,6 +42,8 @@ def main() -> int:
                         help="pytest-xdist workers: auto (the default run) or a number; 0 runs "
                              "in one process")
     parser.add_argument("--top", type=int, default=25, help="modules to list (default 25)")
+    parser.add_argument("--log", type=Path,
+                        help="keep pytest's own output (its slowest-durations list) in this file")
     parser.add_argument("pytest_args", nargs="*", help="more pytest arguments, after --")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
@@ -48,7 +51,8 @@ def main() -> int:
         command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                    "-n", str(args.workers), f"--junitxml={report}", *args.pytest_args]
         began = time.perf_counter()
-        done = subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL)
+        with open(args.log or os.devnull, "w") as out:
+            done = subprocess.run(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
         wall = time.perf_counter() - began
         tree = ET.parse(report)
     cases = list(tree.iter("testcase"))
@@ -61,7 +65,7 @@ def main() -> int:
     failed = sum(1 for c in cases if c.find("failure") is not None)
     errors = sum(1 for c in cases if c.find("error") is not None)
     skipped = sum(1 for c in cases if c.find("skipped") is not None)
-    print(f"wall time {wall / 60:.0f} min {wall % 60:.0f} s with -n {args.workers}: "
+    print(f"wall time {int(wall // 60)} min {wall % 60:.0f} s with -n {args.workers}: "
           f"{len(cases) - failed - errors - skipped} passed, {failed} failed, {errors} errors, "
           f"{skipped} skipped (exit code {done.returncode})")
     print(f"\n| module | tests | seconds |\n|---|---:|---:|")

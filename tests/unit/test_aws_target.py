@@ -6,6 +6,7 @@ and the tests look at the calls and parameters labkit sends.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -49,13 +50,30 @@ def aws(monkeypatch, tmp_path):
         yield
 
 
+# The AWS managed policies the lab attaches. moto ships about 1,600 and builds every one for
+# each of its six partitions whenever IAM is made or reset (over a second each time); the tests
+# give it these two, as moto stores them.
+LAB_MANAGED_POLICIES = ("AmazonSSMManagedInstanceCore", "AWSLambdaBasicExecutionRole")
+
+
+@functools.lru_cache(maxsize=1)
+def _lab_managed_policies() -> str:
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    every = json.loads(aws_managed_policies_data)
+    return json.dumps({name: every[name] for name in LAB_MANAGED_POLICIES})
+
+
 @pytest.fixture
 def managed_policies(aws, monkeypatch):
-    """moto with AWS's managed policies (AmazonSSMManagedInstanceCore, for the bastion's role).
+    """moto with AWS's managed policies the lab uses (AmazonSSMManagedInstanceCore, for the
+    bastion's role; AWSLambdaBasicExecutionRole, for the function's).
 
-    Read when moto first builds IAM, so it takes effect before any IAM call; off elsewhere,
-    since loading them costs half a second.
+    Read when moto first builds IAM, so it takes effect before any IAM call; off elsewhere.
     """
+    import moto.iam.models as iam_models
+
+    monkeypatch.setattr(iam_models, "aws_managed_policies_data", _lab_managed_policies())
     monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 
 

@@ -131,14 +131,17 @@ def test_a_with_block_stops_the_workers_on_keyboard_interrupt():
 def test_an_interrupted_wait_stops_the_workers():
     busy = CpuLoad(workers=1, timeout=30).start()
     (pid,) = busy.pids
-    # What the stop button does to a kernel: SIGINT, KeyboardInterrupt in the main thread.
+    # What the stop button does to a kernel: SIGINT, KeyboardInterrupt in the main thread. A
+    # kernel raises it while a cell runs; a test process may have been told to ignore SIGINT.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
     try:
         with pytest.raises(KeyboardInterrupt):
-            busy.wait()
+            busy.wait(timeout=20)
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert not busy.running and gone(pid, within=1)
 
 
