@@ -19,7 +19,7 @@ import psutil
 
 from ..errors import LabError
 from . import state as st
-from .processes import detached, stop_tree
+from .processes import detached, stop_tree, wait_ended
 
 START_TIMEOUT = 60.0
 
@@ -140,8 +140,8 @@ def _ask_to_stop(state: st.CloudState, wait: float = 5.0) -> None:
     except OSError:
         return  # not answering: stop_tree stops it
     try:
-        psutil.Process(state.pid).wait(wait)
-    except (psutil.NoSuchProcess, psutil.TimeoutExpired):
+        wait_ended([psutil.Process(state.pid)], wait)
+    except psutil.NoSuchProcess:
         pass
 
 

@@ -11,7 +11,9 @@ here, so that the rest of the local cloud does not branch on the platform:
   them (``SIGHUP`` is POSIX only, ``SIGBREAK`` Windows only);
 * :func:`stop_tree`: psutil, which works the same everywhere, instead of process-group calls
   that exist on POSIX only (a running local cloud is recognised with psutil too, in
-  ``state.process_is_local_cloud``, rather than by sending it signal 0).
+  ``state.process_is_local_cloud``, rather than by sending it signal 0);
+* :func:`wait_ended`: a process that has exited counts as ended even while it waits, as a
+  zombie, for a parent that is not this process to collect it (POSIX).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 from typing import Any
 
 import psutil
@@ -51,13 +54,43 @@ def stop_tree(pid: int, timeout: float = 10.0) -> bool:
     except psutil.NoSuchProcess:
         return False
     _signal_all([parent], "terminate")
-    _, alive = psutil.wait_procs([parent], timeout=timeout)
+    alive = wait_ended([parent], timeout)
     _signal_all(alive, "kill")
     # A clean stop has ended the children too; a killed parent may have left some behind.
-    _, alive = psutil.wait_procs(children, timeout=min(timeout, 2.0))
+    alive = wait_ended(children, min(timeout, 2.0))
     _signal_all(alive, "kill")
-    psutil.wait_procs(alive, timeout=min(timeout, 2.0))
+    wait_ended(alive, min(timeout, 2.0))
     return True
+
+
+def wait_ended(processes: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait until every process has exited, at most *timeout* seconds; returns those still
+    running.
+
+    A process that has exited but not yet been collected by its parent (a zombie) has ended:
+    psutil would wait for it to disappear, which only its parent decides - the local cloud's
+    parent is the process that started it, long gone, and an init that collects late.
+    """
+    deadline = time.monotonic() + timeout
+    pause = 0.01
+    while True:
+        alive = [p for p in processes if _running(p)]
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        if process.status() == psutil.STATUS_ZOMBIE:
+            process.wait(0)  # collected here if it is this process's own child
+            return False
+        return process.is_running()
+    except psutil.TimeoutExpired:
+        return False  # a zombie whose parent is another process
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _signal_all(processes: list[psutil.Process], how: str) -> None:

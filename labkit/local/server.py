@@ -115,7 +115,10 @@ class LocalCloud:
         self.slack = SlackStore()
         self.rate_limit = rate_limit
         self.servers: list[BaseWSGIServer] = []
-        self.stopping = threading.Event()
+        # Set by a stop signal or the shutdown route; the main thread then runs stop() itself,
+        # so the process never ends half-way through stopping its function workers.
+        self.stop_requested = threading.Event()
+        self._stopped = False
         self.state: st.CloudState | None = None
 
     # -- the AWS port: moto, with labkit's control routes in front ------------------------
@@ -144,7 +147,7 @@ class LocalCloud:
         if request.path == "/labkit/status" and request.method == "GET":
             response = Response(json.dumps(self.status()), mimetype="application/json")
         elif request.path == "/labkit/shutdown" and request.method == "POST":
-            threading.Thread(target=self.stop, daemon=True).start()
+            self.stop_requested.set()
             response = Response(json.dumps({"stopping": True}), mimetype="application/json")
         else:
             response = Response(json.dumps({"error": "not found"}), 404,
@@ -194,7 +197,9 @@ class LocalCloud:
         http = self._bind("slack_http", slack_app, MaskingRequestHandler)
         https = self._bind("slack_https", slack_app, MaskingRequestHandler, context)
         for server in self.servers:
-            threading.Thread(target=server.serve_forever, daemon=True).start()
+            # A short poll: shutdown() waits for the loop to look, once per server.
+            threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                             daemon=True).start()
 
         self.state = st.CloudState(
             pid=os.getpid(), cloud_id=self.cloud_id, started_at=self.started_at, host=st.HOST,
@@ -216,9 +221,10 @@ class LocalCloud:
         self.alarms = alarms.install()
 
     def stop(self) -> None:
-        if self.stopping.is_set():
+        """Stop serving, then stop the alarms and every function worker; forget the state."""
+        if self._stopped:
             return
-        self.stopping.set()
+        self._stopped = True
         st.remove_state(self.home, pid=os.getpid())
         for server in self.servers:
             server.shutdown()
@@ -269,16 +275,24 @@ def main(argv: list[str] | None = None) -> int:
         rate_limit=not args.no_rate_limit,
     )
     for sig in stop_signals():
-        signal.signal(sig, lambda *_: cloud.stop())
+        signal.signal(sig, lambda *_: cloud.stop_requested.set())
     state = cloud.start()
     print(f"local cloud {state.cloud_id} ready: aws {state.endpoint_url}, "
           f"slack {state.slack_http_url} / {state.slack_https_url}", flush=True)
-    while not cloud.stopping.wait(0.5):
+    # Polled rather than waited for without end, so that Ctrl+C reaches the handler on Windows.
+    while not cloud.stop_requested.wait(0.1):
         pass
+    cloud.stop()
     print("local cloud stopped", flush=True)
     lock.release()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Everything is stopped and the state is gone: skip the interpreter's tear-down of moto's
+    # stores, which took longer than all the rest of stopping.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
