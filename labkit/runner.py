@@ -18,12 +18,9 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
-import nbformat
-import papermill
 import yaml
-from papermill.exceptions import PapermillExecutionError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -39,6 +36,11 @@ from rich.table import Table
 
 from .errors import LabError
 from .masking import find_webhook_urls, mask_secrets
+
+if TYPE_CHECKING:
+    # Imported where used: with jsonschema's format checkers they take about a second to load,
+    # which every `labkit` command would pay, `labkit --help` included.
+    import nbformat
 
 #: MIME type of the bundle a notebook's check cell displays.
 CHECKS_MIME = "application/vnd.labkit.checks+json"
@@ -225,6 +227,8 @@ def _notebook_parameters(path: Path, parameters: dict[str, Any]) -> dict[str, An
     """
     if not parameters:
         return {}
+    import papermill
+
     try:
         defined = papermill.inspect_notebook(str(path))
     except ValueError:
@@ -472,6 +476,10 @@ def machine_cpu(path: Path, parameters: dict[str, Any] | None = None) -> Iterato
 def _run_one(path: Path, parameters: dict[str, Any], out_dir: Path, kernel_name: str | None,
              reporter: _Reporter) -> NotebookResult:
     """Execute one notebook into *out_dir* and describe the outcome."""
+    import nbformat
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
     output = out_dir / path.name
     result = NotebookResult(notebook=path.name, status="passed")
     start = time.perf_counter()

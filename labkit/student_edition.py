@@ -22,11 +22,13 @@ import re
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
-
-import nbformat
+from typing import TYPE_CHECKING
 
 from . import i18n
 from .errors import LabError
+
+if TYPE_CHECKING:
+    import nbformat  # imported where used: it takes a second to load (see runner.py)
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
@@ -170,6 +172,8 @@ def student_notebook(nb: nbformat.NotebookNode, step: str) -> tuple[nbformat.Not
 
 def build(notebooks: list[Path], out: Path) -> dict[str, int]:
     """Write the student edition of *notebooks* to ``out/notebooks/``; exercises per notebook."""
+    import nbformat
+
     folder = out / "notebooks"
     folder.mkdir(parents=True, exist_ok=True)
     counts = {}

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import nbformat
+import papermill
 import pytest
 import yaml
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
@@ -235,7 +236,7 @@ def test_ctrl_c_stops_cleanly_with_the_results_so_far(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         nbformat.write(nbformat.read(input_path, as_version=4), output_path)
 
-    monkeypatch.setattr(runner.papermill, "execute_notebook", fake_execute)
+    monkeypatch.setattr(papermill, "execute_notebook", fake_execute)
 
     with pytest.raises(RunInterrupted) as stopped:
         run_notebooks(notebooks, {}, tmp_path / "out", progress=False)
@@ -306,7 +307,7 @@ def test_cli_ctrl_c_prints_the_summary_and_exits_130(project, monkeypatch, capsy
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(runner.papermill, "execute_notebook", interrupted)
+    monkeypatch.setattr(papermill, "execute_notebook", interrupted)
 
     assert run_cli("--out", str(project / "out"), "-q") == 130
     out = capsys.readouterr().out
