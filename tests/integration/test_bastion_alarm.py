@@ -121,9 +121,9 @@ def test_an_alarm_that_cannot_fire_says_why_with_the_figures(home):
     bastion.start_agent(lab.client("cloudwatch"), period=10)
     with bastion.run("stress --cpu 2 --timeout 60"):
         with pytest.raises(LabError) as caught:
-            watch_alarm(lab, "ALARM", timeout=25, bastion=bastion, workers=2)
+            watch_alarm(lab, "ALARM", timeout=15, bastion=bastion, workers=2)
     bastion.stop_agent()
-    assert "did not reach ALARM in 25 s" in caught.value.what
+    assert "did not reach ALARM in 15 s" in caught.value.what
     assert "25 %" in caught.value.what and "≥ 50 %" in caught.value.what
     assert "at most 25 %" in caught.value.todo and "bastion_vcpus" in caught.value.todo
 
