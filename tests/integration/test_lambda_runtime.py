@@ -1,7 +1,8 @@
 """The local Lambda runtime: functions deployed to the local cloud really run, as on Lambda.
 
-Every test starts an isolated local cloud (the ``home`` fixture), deploys small handlers built
-here with zipfile, and checks what a boto3 user would see: the Invoke answer, the log in
+The tests share one local cloud (each deploys functions of names of its own; those that change
+the cloud's settings, stop it or kill it start their own), deploy small handlers built here
+with zipfile, and check what a boto3 user would see: the Invoke answer, the log in
 CloudWatch Logs, what the handler itself observed, and what asynchronous invocations leave
 behind. Asynchronous results are polled for with generous deadlines; nothing asserts speed.
 """
@@ -16,7 +17,7 @@ import threading
 import uuid
 import zipfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import boto3
 import psutil
@@ -121,16 +122,38 @@ def tail(answer: dict) -> str:
     return base64.b64decode(answer["LogResult"]).decode("utf-8")
 
 
-@pytest.fixture
-def lab(home, monkeypatch) -> Lab:
+def runtime_settings(patch: pytest.MonkeyPatch) -> None:
+    """The environment the cloud process of these tests starts in."""
     # Short retry delays keep the asynchronous tests quick; they are read by the cloud process.
-    monkeypatch.setenv("LABKIT_LAMBDA_RETRY_DELAYS", "0.3,0.6")
+    patch.setenv("LABKIT_LAMBDA_RETRY_DELAYS", "0.3,0.6")
     # The runtime as a learner meets it: a function's sleeps are whole (the test session
     # shortens them elsewhere; the functions here poll a gate with short sleeps, which would
     # otherwise use up their timeout ten times sooner).
-    monkeypatch.setenv(WAIT_SCALE_ENV, "1")
+    patch.setenv(WAIT_SCALE_ENV, "1")
     # Something the local cloud's environment holds that a function must never see.
-    monkeypatch.setenv("LABKIT_TEST_PRIVATE", "not-for-functions")
+    patch.setenv("LABKIT_TEST_PRIVATE", "not-for-functions")
+
+
+@pytest.fixture(scope="module")
+def shared_lab(tmp_path_factory) -> Iterator[Lab]:
+    """One local cloud for the tests that deploy and invoke functions of names of their own."""
+    home = tmp_path_factory.mktemp("runtime-home")
+    with pytest.MonkeyPatch.context() as patch:
+        runtime_settings(patch)
+        shared = Lab(home)
+    yield shared
+    cloud.down(home)
+
+
+@pytest.fixture
+def lab(shared_lab) -> Lab:
+    return shared_lab
+
+
+@pytest.fixture
+def own_lab(home, monkeypatch) -> Lab:
+    """A local cloud of its own, for a test that stops or kills it."""
+    runtime_settings(monkeypatch)
     return Lab(home)
 
 
@@ -614,7 +637,8 @@ def test_deleting_a_function_stops_its_environments(lab):
     assert lab.invoke("stays")[1]["pid"] == other["pid"]
 
 
-def test_environments_end_with_the_local_cloud(lab, home):
+def test_environments_end_with_the_local_cloud(own_lab, home):
+    lab = own_lab
     lab.deploy("lingering", COUNTER)
     _, seen = lab.invoke("lingering")
     worker = psutil.Process(seen["pid"])
@@ -624,7 +648,8 @@ def test_environments_end_with_the_local_cloud(lab, home):
     poll(lambda: not worker.is_running() or worker.status() == psutil.STATUS_ZOMBIE)
 
 
-def test_environments_exit_when_the_local_cloud_dies_abruptly(lab, tmp_path):
+def test_environments_exit_when_the_local_cloud_dies_abruptly(own_lab, tmp_path):
+    lab = own_lab
     lab.deploy("orphan", GATED, Timeout=60)
     gate = tmp_path / "never-opened"
     threading.Thread(target=lambda: _ignore_errors(
