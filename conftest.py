@@ -9,8 +9,7 @@ Parallel runs (pytest-xdist, ``-n``): the tests of one module stay on one worker
 fixtures are made once), and the notebooks 00 → 08 run in order on one worker, because each
 starts from what the one before it made. Tests marked ``cpu_exclusive`` (and notebook 06, whose
 bastion really burns two cores) measure real CPU load: each runs while no other test runs, as a
-writer among readers, so that the other workers' load never decides their result; a test that
-sets up first takes that turn for its measured part only, with the ``cpu_alone`` fixture.
+writer among readers, so that the other workers' load never decides their result.
 """
 
 from __future__ import annotations
@@ -97,7 +96,7 @@ def pytest_xdist_auto_num_workers(config) -> int:  # noqa: ANN001
 
     The integration tests spend about half their time waiting (an alarm's period, Lambda's
     retry delays, a kernel starting), so one worker per core leaves the cores idle that long;
-    the tests that measure CPU run alone anyway (``cpu_exclusive``, ``cpu_alone``).
+    the tests that measure CPU run alone anyway (``cpu_exclusive``).
     """
     return max(1, min(MAX_WORKERS, (os.cpu_count() or 1) + 1))
 
@@ -113,51 +112,17 @@ def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001
             item.add_marker(pytest.mark.cpu_exclusive)
 
 
-def _cpu_lock():  # noqa: ANN202
-    """The session's CPU lock, or None when this process is the only one running tests."""
-    shared = os.environ.get("LABKIT_TEST_SHARED")
-    if not shared or os.environ.get("PYTEST_XDIST_WORKER") is None:
-        return None
-    from filelock import ReadWriteLock
-
-    return ReadWriteLock(Path(shared) / "cpu.db", is_singleton=False)
-
-
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):  # noqa: ANN001
-    """Hold the session's CPU lock around each test: shared, or alone for ``cpu_exclusive``.
-
-    A test using the ``cpu_alone`` fixture holds it itself.
-    """
-    lock = _cpu_lock()
-    if lock is None or "cpu_alone" in getattr(item, "fixturenames", ()):
-        yield
+    """Hold the session's CPU lock around each test: shared, or alone for ``cpu_exclusive``."""
+    shared = os.environ.get("LABKIT_TEST_SHARED")
+    if not shared or os.environ.get("PYTEST_XDIST_WORKER") is None:
+        yield  # one process runs one test at a time anyway
         return
+    from filelock import ReadWriteLock
+
+    lock = ReadWriteLock(Path(shared) / "cpu.db", is_singleton=False)
     alone = item.get_closest_marker("cpu_exclusive") is not None
     with lock.write_lock() if alone else lock.read_lock():
         yield
-    lock.close()
-
-
-@pytest.fixture
-def cpu_alone():  # noqa: ANN201
-    """For a test that sets up first and measures real CPU load after: ``with cpu_alone():``
-    runs its block while no other test runs; the rest of the test shares the CPU as usual."""
-    import contextlib
-
-    lock = _cpu_lock()
-    if lock is None:
-        yield contextlib.nullcontext
-        return
-
-    @contextlib.contextmanager
-    def alone():  # noqa: ANN202
-        lock.release()
-        with lock.write_lock():
-            yield
-        lock.acquire_read()
-
-    lock.acquire_read()
-    yield alone
-    lock.release()
     lock.close()

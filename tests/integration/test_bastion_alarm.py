@@ -58,15 +58,12 @@ def cloud_clients(home: Path):
     return lambda name: session.client(name, endpoint_url=state.endpoint_url)
 
 
+@pytest.mark.cpu_exclusive
 @pytest.mark.skipif(not hasattr(os, "setsid"), reason="the busy-host set-up is POSIX")
-def test_notebook_06_fires_and_recovers_on_a_host_busy_on_every_core(home, tmp_path, busy_host,
-                                                                      cpu_alone):
+def test_notebook_06_fires_and_recovers_on_a_host_busy_on_every_core(home, tmp_path, busy_host):
     """The real-CPU path: stress on the bastion, the host's other processes never counted."""
-    before = [p for p in default_notebooks(ROOT) if p.name[:2] < "06"]
-    results = run_notebooks(before, {}, tmp_path / "before", progress=False)
-    (alarm,) = [p for p in default_notebooks(ROOT) if p.name[:2] == "06"]
-    with cpu_alone():  # the other tests wait: only the hogs compete with the bastion
-        results += run_notebooks([alarm], {}, tmp_path / "run", progress=False)
+    notebooks = [p for p in default_notebooks(ROOT) if p.name[:2] <= "06"]
+    results = run_notebooks(notebooks, {}, tmp_path / "run", progress=False)
     assert [(r.notebook, r.status, r.error) for r in results if r.status != "passed"] == []
     assert all(hog.poll() is None for hog in busy_host)  # the host stayed busy throughout
 
