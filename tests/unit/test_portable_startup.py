@@ -157,3 +157,40 @@ def test_filelock_is_a_declared_dependency():
     # Installed here by hand or not, a fresh installation must bring it.
     pyproject = (PACKAGE.parent / "pyproject.toml").read_text()
     assert re.search(r'"filelock>=[\d.]+"', pyproject)
+
+
+def test_wait_ended_counts_an_exited_child_as_ended_and_collects_it():
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    process = psutil.Process(child.pid)
+    assert processes.wait_ended([process], timeout=30) == []
+    # Collected here, as its parent: no zombie is left behind.
+    with pytest.raises(psutil.NoSuchProcess):
+        process.status()
+
+
+def test_wait_ended_returns_what_still_runs_when_the_time_is_up():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        process = psutil.Process(child.pid)
+        assert processes.wait_ended([process], timeout=0.2) == [process]
+    finally:
+        child.kill()
+        child.wait()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows has no zombie processes")
+def test_wait_ended_does_not_wait_for_another_parent_to_collect_a_zombie():
+    # A parent that never collects its exited child, as a late init does with a local cloud.
+    parent = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
+        import subprocess, sys, time
+        child = subprocess.Popen([sys.executable, "-c", "pass"])
+        print(child.pid, flush=True)
+        time.sleep(120)
+    """)], stdout=subprocess.PIPE, text=True)
+    try:
+        zombie = psutil.Process(int(parent.stdout.readline()))
+        assert processes.wait_ended([zombie], timeout=60) == []
+        assert zombie.status() == psutil.STATUS_ZOMBIE  # still there: only its parent collects
+    finally:
+        parent.kill()
+        parent.wait()
