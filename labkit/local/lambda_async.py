@@ -145,30 +145,27 @@ class AsyncInvoker:
 def send_with_role(credentials: Callable[[FunctionSpec], Mapping[str, str]],
                    endpoint_url: str) -> Sender:
     """A :data:`Sender` that calls the target's API with the function's role credentials."""
+    import boto3
+    from botocore.config import Config
 
     # One session for every send: a new session reads the service's model from disk again
     # (tens of milliseconds), which a burst of dead letters would pay hundreds of times. Each
     # client still carries the role's fresh credentials. Sessions are not thread-safe, so the
     # clients are made under a lock; the clients themselves are.
-    session: list[Any] = []
+    session = boto3.session.Session()
     making = threading.Lock()
+    config = Config(retries={"max_attempts": 2}, connect_timeout=5, read_timeout=30)
 
     def send(spec: FunctionSpec, target: str, body: str,
              attributes: Mapping[str, Any] | None, kind: str) -> None:
-        import boto3
-        from botocore.config import Config
-
         arn = Arn.parse(target)
         creds = credentials(spec)
         with making:
-            if not session:
-                session.append(boto3.session.Session())
-            client = session[0].client(
+            client = session.client(
                 arn.service, region_name=arn.region or spec.region, endpoint_url=endpoint_url,
                 aws_access_key_id=creds["AccessKeyId"],
                 aws_secret_access_key=creds["SecretAccessKey"],
-                aws_session_token=creds["SessionToken"],
-                config=Config(retries={"max_attempts": 2}, connect_timeout=5, read_timeout=30))
+                aws_session_token=creds["SessionToken"], config=config)
         attributes = dict(attributes or {})
         if arn.service == "sqs":
             # Built from the ARN rather than looked up: Lambda needs sqs:SendMessage only.
