@@ -116,7 +116,8 @@ def ensure_uv(log) -> Path | None:  # noqa: ANN001 - an open text file
 
 def install_with_uv(uv: Path, lock_file: str, log) -> bool:  # noqa: ANN001 - an open text file
     """Install the packages of *lock_file* and the project with uv; True if it worked."""
-    return logged([str(uv), "pip", "install", "--python", str(PYTHON),
+    # --compile-bytecode: pip's default, not uv's (see compile_project).
+    return logged([str(uv), "pip", "install", "--python", str(PYTHON), "--compile-bytecode",
                    "-r", lock_file, "-e", "."], log)
 
 
@@ -129,6 +130,18 @@ def install_with_pip(lock_file: str, log) -> bool:  # noqa: ANN001 - an open tex
     # The project on its own, without its dependencies: they are the lock's, already there,
     # and pip would otherwise be free to pick other versions for any the lock lacks.
     return logged([*pip, "-r", lock_file], log) and logged([*pip, "--no-deps", "-e", "."], log)
+
+
+def compile_project(log) -> bool:  # noqa: ANN001 - an open text file
+    """Compile labkit's modules to bytecode once, as the installers do for the packages.
+
+    Every notebook's kernel, the local cloud and each function's worker import labkit (and
+    boto3, moto, ...) in a process of its own. Python caches the compiled modules in
+    __pycache__/ folders, unless PYTHONDONTWRITEBYTECODE is set, as it is on many CI machines
+    and containers: then each of those processes compiles everything it imports again, which
+    costs a third of the test suite's CPU time. Compiling at set-up makes that setting harmless.
+    """
+    return logged([str(PYTHON), "-m", "compileall", "-q", "labkit"], log)
 
 
 def fail(text: str) -> None:
@@ -171,6 +184,7 @@ def setup(level: str = "all", use_pip: bool = False) -> None:
             say(f"Installing the workbook and its tools from {lock_file} with pip")
         if installer == "pip" and not install_with_pip(lock_file, log):
             fail("Installing failed.")
+        compile_project(log)
     STAMP.write_text(f"{wanted} {level}")
     say(f"Set up with {installer} in {time.monotonic() - began:.0f} s")
 
