@@ -44,40 +44,13 @@ def pytest_configure(config) -> None:  # noqa: ANN001
     # the waits themselves set the lesson's values). LABKIT_WAIT_SCALE=1 keeps them whole.
     os.environ.setdefault("LABKIT_WAIT_SCALE", "0.1")
     os.environ.setdefault("LABKIT_ALARM_TICK_SECONDS", "0.25")
-    _share_botocore_models()
+    # Each service model read once per test process (the tests make many sessions).
+    from labkit.local import botocore_models
+
+    botocore_models.share_models()
     # The learner's real AWS settings must not leak into tests of the local target.
     for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
         os.environ.pop(key, None)
-
-
-class _OncePaths(list):
-    """A loader's search paths, to which boto3 adds its own folder once, not per session."""
-
-    def append(self, path: str) -> None:
-        if path not in self:
-            super().append(path)
-
-
-def _share_botocore_models() -> None:
-    """One botocore data loader for every session this test process makes.
-
-    botocore reads each service's model (EC2's is 3 MB of JSON) once per session; the tests make
-    a session per lab, per moto mock and per helper, so that reading took about a second of many
-    tests. The models are read-only data, so sharing them changes nothing the tests look at. In
-    a notebook kernel labkit makes one session, so labkit itself has no need of this.
-    """
-    import functools
-
-    import botocore.loaders
-    import botocore.session
-
-    @functools.lru_cache(maxsize=None)
-    def create_loader(search_path_string: str | None = None) -> botocore.loaders.Loader:
-        loader = botocore.loaders.create_loader(search_path_string)
-        loader._search_paths = _OncePaths(loader.search_paths)
-        return loader
-
-    botocore.session.create_loader = create_loader
 
 
 def pytest_unconfigure(config) -> None:  # noqa: ANN001
@@ -101,28 +74,89 @@ def pytest_xdist_auto_num_workers(config) -> int:  # noqa: ANN001
     return max(1, min(MAX_WORKERS, (os.cpu_count() or 1) + 1))
 
 
+def _is_notebook(item) -> bool:  # noqa: ANN001
+    return Path(str(item.fspath)).parent == _NOTEBOOKS
+
+
+def _alone(item) -> bool:  # noqa: ANN001
+    return item.get_closest_marker("cpu_exclusive") is not None
+
+
+# The modules that take longest (whole labs, classes, alarms that must fire), longest first:
+# they start as soon as the CPU tests' turn is over, so that none of them is left to run alone
+# at the end. Measured with bench/bench_suite.py; a module missing here only costs time.
+_LONGEST_FIRST = ("test_rerun_and_catch_up.py", "test_classroom.py", "test_cleanup.py",
+                  "test_reliability.py", "test_lambda_runtime.py", "test_bastion_alarm.py",
+                  "test_function_kms_key.py", "test_batch_run.py", "test_alarms.py")
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups on each worker
 def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001
-    """Group the tests for ``--dist loadgroup``: by module, and every notebook in one group."""
+    """Group and order the tests for ``--dist loadgroup`` (which hands the groups out in
+    this order, ``--no-loadscope-reorder``).
+
+    Groups: each module, and every notebook in one group. The ``cpu_exclusive`` tests join
+    the notebooks' group, just before notebook 06 (whose cells are ``cpu_exclusive`` too), so
+    that they take their turn alone once, back to back: a turn first waits for the test in
+    progress on every other worker, while the workers that finish theirs sit idle.
+
+    Order: the notebooks, then the unit tests (short, so that the CPU tests' turn, about ten
+    seconds in, waits for a short test), then the longest modules, then the rest.
+    """
     for item in items:
-        path = Path(str(item.fspath))
-        group = "notebooks" if path.parent == _NOTEBOOKS else str(path)
-        item.add_marker(pytest.mark.xdist_group(group))
-        if group == "notebooks" and path.name.startswith("06_"):
+        if _is_notebook(item) and item.path.name.startswith("06_"):
             item.add_marker(pytest.mark.cpu_exclusive)
+    first_06 = next((i for i, item in enumerate(items)
+                     if _is_notebook(item) and item.path.name.startswith("06_")), None)
+    moved = [item for item in items if _alone(item) and not _is_notebook(item)]
+    if first_06 is None:
+        moved = []
+    else:
+        items[:] = [item for item in items[:first_06] if item not in moved] + moved + [
+            item for item in items[first_06:] if item not in moved]
+
+    def rank(item) -> int:  # noqa: ANN001
+        if _is_notebook(item) or item in moved:
+            return 0
+        if item.path.parent.name == "unit":
+            return 1
+        if item.path.name in _LONGEST_FIRST:
+            return 2 + _LONGEST_FIRST.index(item.path.name)
+        return 2 + len(_LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: a module's tests stay together and in order
+    for item in items:
+        group = "notebooks" if _is_notebook(item) or item in moved else str(item.path)
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+_turn: "object | None" = None  # the session's CPU lock while this worker holds a turn alone
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):  # noqa: ANN001
-    """Hold the session's CPU lock around each test: shared, or alone for ``cpu_exclusive``."""
+    """Hold the session's CPU lock around each test: shared, or alone for ``cpu_exclusive``.
+
+    A turn alone lasts while the next test is ``cpu_exclusive`` too.
+    """
+    global _turn
     shared = os.environ.get("LABKIT_TEST_SHARED")
     if not shared or os.environ.get("PYTEST_XDIST_WORKER") is None:
         yield  # one process runs one test at a time anyway
         return
     from filelock import ReadWriteLock
 
-    lock = ReadWriteLock(Path(shared) / "cpu.db", is_singleton=False)
-    alone = item.get_closest_marker("cpu_exclusive") is not None
-    with lock.write_lock() if alone else lock.read_lock():
-        yield
-    lock.close()
+    if not _alone(item):
+        lock = ReadWriteLock(Path(shared) / "cpu.db", is_singleton=False)
+        with lock.read_lock():
+            yield
+        lock.close()
+        return
+    if _turn is None:
+        _turn = ReadWriteLock(Path(shared) / "cpu.db", is_singleton=False)
+        _turn.acquire_write()
+    yield
+    if nextitem is None or not _alone(nextitem):
+        _turn.release()
+        _turn.close()
+        _turn = None
