@@ -7,9 +7,10 @@ start in this environment, so they find this cloud.
 
 Parallel runs (pytest-xdist, ``-n``): the tests of one module stay on one worker (their module
 fixtures are made once), and the notebooks 00 → 08 run in order on one worker, because each
-starts from what the one before it made. Tests marked ``cpu_exclusive`` (and notebook 06, whose
-bastion really burns two cores) measure real CPU load: each runs while no other test runs, as a
-writer among readers, so that the other workers' load never decides their result.
+starts from what the one before it made. Tests marked ``cpu_exclusive`` (and notebook 06 up to
+the cell whose bastion really burns two cores) measure real CPU load: they run while no other
+test runs, as a writer among readers, so that the other workers' load never decides their
+result.
 """
 
 from __future__ import annotations
@@ -90,22 +91,36 @@ _LONGEST_FIRST = ("test_rerun_and_catch_up.py", "test_classroom.py", "test_clean
                   "test_function_kms_key.py", "test_batch_run.py", "test_alarms.py")
 
 
+def _mark_the_load_of_notebook_06(items) -> None:  # noqa: ANN001
+    """Notebook 06's cells up to the one that burns the bastion's CPU are ``cpu_exclusive``.
+
+    The cells after it watch the idle bastion recover, which no other load can disturb (the
+    figure is the bastion's own processes'), so other tests may run meanwhile. Should the
+    load move to another cell, the whole notebook is exclusive until this is updated.
+    """
+    cells = [item for item in items
+             if _is_notebook(item) and item.path.name.startswith("06_")]
+    load = next((i for i, cell in enumerate(cells)
+                 if "run_stress_over_ssm(" in getattr(getattr(cell, "cell", None), "source", "")),
+                len(cells) - 1)
+    for cell in cells[:load + 1]:
+        cell.add_marker(pytest.mark.cpu_exclusive)
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups on each worker
 def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001
     """Group and order the tests for ``--dist loadgroup`` (which hands the groups out in
     this order, ``--no-loadscope-reorder``).
 
     Groups: each module, and every notebook in one group. The ``cpu_exclusive`` tests join
-    the notebooks' group, just before notebook 06 (whose cells are ``cpu_exclusive`` too), so
+    the notebooks' group, just before notebook 06 (whose first cells are too), so
     that they take their turn alone once, back to back: a turn first waits for the test in
     progress on every other worker, while the workers that finish theirs sit idle.
 
     Order: the notebooks, then the unit tests (short, so that the CPU tests' turn, about ten
     seconds in, waits for a short test), then the longest modules, then the rest.
     """
-    for item in items:
-        if _is_notebook(item) and item.path.name.startswith("06_"):
-            item.add_marker(pytest.mark.cpu_exclusive)
+    _mark_the_load_of_notebook_06(items)
     first_06 = next((i for i, item in enumerate(items)
                      if _is_notebook(item) and item.path.name.startswith("06_")), None)
     moved = [item for item in items if _alone(item) and not _is_notebook(item)]

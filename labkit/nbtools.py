@@ -52,6 +52,7 @@ def refresh(notebooks_dir: Path) -> None:
 
     import papermill
 
+    from . import kernels
     from .local import cloud
 
     with tempfile.TemporaryDirectory() as home, tempfile.TemporaryDirectory() as out:
@@ -63,7 +64,7 @@ def refresh(notebooks_dir: Path) -> None:
                 executed = Path(out) / source.name
                 print(f"running {source.name}", flush=True)
                 papermill.execute_notebook(str(source), str(executed), cwd=str(notebooks_dir),
-                                           progress_bar=False)
+                                           progress_bar=False, **kernels.papermill_options())
                 store_from_executed(executed, source)
         finally:
             cloud.down(Path(home))

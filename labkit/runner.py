@@ -480,6 +480,8 @@ def _run_one(path: Path, parameters: dict[str, Any], out_dir: Path, kernel_name:
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from . import kernels
+
     output = out_dir / path.name
     result = NotebookResult(notebook=path.name, status="passed")
     start = time.perf_counter()
@@ -495,6 +497,7 @@ def _run_one(path: Path, parameters: dict[str, Any], out_dir: Path, kernel_name:
                 # nbclient hooks, passed through by papermill: they drive the per-cell progress.
                 on_notebook_start=lambda notebook, **_: reporter.kernel_ready(len(notebook.cells)),
                 on_cell_start=lambda cell_index, **_: reporter.cell_started(cell_index),
+                **kernels.papermill_options(),
             )
     except PapermillExecutionError as exc:
         result.status = "failed"
