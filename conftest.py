@@ -148,30 +148,44 @@ def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001
 _turn: "object | None" = None  # the session's CPU lock while this worker holds a turn alone
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_protocol(item, nextitem):  # noqa: ANN001
-    """Hold the session's CPU lock around each test: shared, or alone for ``cpu_exclusive``.
-
-    A turn alone lasts while the next test is ``cpu_exclusive`` too.
-    """
-    global _turn
+def _cpu_lock() -> "object | None":
+    """The session's CPU lock, or None where one process runs one test at a time anyway."""
     shared = os.environ.get("LABKIT_TEST_SHARED")
     if not shared or os.environ.get("PYTEST_XDIST_WORKER") is None:
-        yield  # one process runs one test at a time anyway
-        return
+        return None
     from filelock import ReadWriteLock
 
-    if not _alone(item):
-        lock = ReadWriteLock(Path(shared) / "cpu.db", is_singleton=False)
-        with lock.read_lock():
-            yield
-        lock.close()
+    return ReadWriteLock(Path(shared) / "cpu.db", is_singleton=False)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):  # noqa: ANN001
+    """Hold the session's CPU lock around each test, shared; for ``cpu_exclusive`` tests see
+    ``pytest_runtest_call``: their turn alone ends after the last of them in a row."""
+    global _turn
+    if _alone(item):
+        yield
+        if _turn is not None and (nextitem is None or not _alone(nextitem)):
+            _turn.release()
+            _turn.close()
+            _turn = None
         return
-    if _turn is None:
-        _turn = ReadWriteLock(Path(shared) / "cpu.db", is_singleton=False)
-        _turn.acquire_write()
+    lock = _cpu_lock()
+    if lock is None:
+        yield
+        return
+    with lock.read_lock():
+        yield
+    lock.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):  # noqa: ANN001
+    """A ``cpu_exclusive`` test's turn alone starts with its body, not its set-up: what its
+    fixtures prepare (a lab up to notebook 05, a kernel) shares the computer with the others."""
+    global _turn
+    if _alone(item) and _turn is None:
+        _turn = _cpu_lock()
+        if _turn is not None:
+            _turn.acquire_write()
     yield
-    if nextitem is None or not _alone(nextitem):
-        _turn.release()
-        _turn.close()
-        _turn = None
