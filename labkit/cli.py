@@ -123,7 +123,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def skip_the_iri_grammar() -> None:
+    """Keep jsonschema from building its IRI grammar in this process.
+
+    The commands that run notebooks load nbformat, which loads jsonschema, whose check of the
+    "iri" format builds a grammar for most of a second when rfc3987-syntax is installed
+    (JupyterLab's server needs it). No notebook schema uses that format.
+    """
+    sys.modules.setdefault("rfc3987_syntax", None)  # None: `import` raises ImportError
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    skip_the_iri_grammar()
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

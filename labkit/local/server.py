@@ -31,7 +31,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from ..masking import mask_secrets
-from . import botocore_models
+from . import botocore_models, iam_accounts
 from . import state as st
 from .processes import stop_signals
 from .slack import SlackStore, make_slack_app
@@ -255,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     # AWS-managed policies (AWSLambdaBasicExecutionRole, ...) can then be attached by name.
     os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     botocore_models.share_models()
+    iam_accounts.install()
     home.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     # Whatever a module logs (a function's stray output, an error quoting a URL) is masked.
