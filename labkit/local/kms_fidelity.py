@@ -18,6 +18,10 @@
   ciphertext of an unknown key says "The ciphertext refers to a customer master key that does
   not exist, does not exist in this region, or you are not allowed to access."
 
+* a symmetric key gets the RSA key pair moto gives every key only if something signs or
+  verifies with it (AWS refuses that of a symmetric key anyway): making one took about a tenth
+  of a second of CPU at every CreateKey.
+
 Already right in moto, and kept so by tests: a wrong or missing encryption context fails with
 ``InvalidCiphertextException`` and an empty message, as on AWS; aliases and alias ARNs work for
 Encrypt, Decrypt and DescribeKey.
@@ -29,9 +33,11 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
 from typing import Any, Callable
 
 from moto.core.exceptions import JsonRESTError
+from moto.kms import models as kms_models
 from moto.kms import utils as kms_utils
 from moto.kms.exceptions import AccessDeniedException
 from moto.kms.models import Key, KmsBackend
@@ -203,10 +209,40 @@ def _patch(cls: type, name: str, wrapper: Callable[[Callable], Callable]) -> Non
     setattr(cls, name, wrapped)
 
 
+class _KeyPairOnFirstUse:
+    """Stands for the key pair moto would make for a symmetric key, and makes it when used."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self._pair: Any = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        with self._lock:
+            if self._pair is None:
+                self._pair = self._make()
+        return getattr(self._pair, name)
+
+
+def _defer_symmetric_key_pairs(original: Callable[[str], Any]) -> Callable[[str], Any]:
+    @functools.wraps(original)
+    def generate_private_key(key_spec: str) -> Any:
+        if key_spec != "SYMMETRIC_DEFAULT":
+            return original(key_spec)
+        return _KeyPairOnFirstUse(lambda: original(key_spec))
+    setattr(generate_private_key, _MARK, True)
+    return generate_private_key
+
+
 def install() -> None:
     """Patch moto's KMS in this process (idempotent); raises RuntimeError if moto changed."""
     if not callable(getattr(kms_utils, "_deserialize_ciphertext_blob", None)):
         raise RuntimeError("moto.kms.utils._deserialize_ciphertext_blob moved: pin moto 5.2.x.")
+    original = getattr(kms_models, "generate_private_key", None)
+    if not callable(original):
+        raise RuntimeError("moto.kms.models.generate_private_key moved: pin moto 5.2.x.")
+    if not getattr(original, _MARK, False):
+        kms_models.generate_private_key = _defer_symmetric_key_pairs(original)
     _patch(KmsBackend, "create_key", _wrap_create_key)
     _patch(KmsBackend, "encrypt", _wrap_encrypt)
     _patch(KmsBackend, "decrypt", _wrap_decrypt)

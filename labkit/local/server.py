@@ -213,9 +213,10 @@ class LocalCloud:
 
     def install_fidelity(self, endpoint_url: str, ca_bundle: str) -> None:
         """Patch moto where it falls short of what the lab needs (see each module)."""
-        from . import alarms, kms_fidelity, lambda_permissions, runtime
+        from . import alarms, kms_fidelity, lambda_permissions, runtime, sns_signing
 
         kms_fidelity.install()
+        sns_signing.install()
         lambda_permissions.install()
         self.runtime = runtime.install(endpoint_url=endpoint_url, ca_bundle=ca_bundle,
                                        home=self.home)
