@@ -15,22 +15,12 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import LabError
+from .errors import LabError, credentials_refused_todo, no_credentials_todo
 from .i18n import t
 
 LOCAL_ACCESS_KEY = "testing"
 LOCAL_SECRET_KEY = "testing"
 _RETRIES = Config(retries={"max_attempts": 5, "mode": "standard"})
-
-
-def no_credentials_todo() -> str:
-    """The usual ways to give boto3 credentials, for when it found none."""
-    return t("aws.no_credentials.todo")
-
-
-def credentials_refused_todo() -> str:
-    """What to try when AWS refuses credentials: log in again, or check the region."""
-    return t("aws.credentials_refused.todo")
 
 
 @dataclass(frozen=True)

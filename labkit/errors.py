@@ -129,6 +129,16 @@ def _denial_todo(denial: Denial) -> str:
     return f"{todo} {left_as_is()}"
 
 
+def no_credentials_todo() -> str:
+    """The usual ways to give boto3 credentials, for when it found none."""
+    return t("aws.no_credentials.todo")
+
+
+def credentials_refused_todo() -> str:
+    """What to try when AWS refuses credentials: log in again, or check the region."""
+    return t("aws.credentials_refused.todo")
+
+
 def explain(exc: BaseException) -> tuple[str, str] | None:
     """*what* and *todo* for an error a learner can meet in a cell, or None if unknown.
 
@@ -147,8 +157,6 @@ def explain(exc: BaseException) -> tuple[str, str] | None:
     if isinstance(exc, LabError):
         return exc.what, exc.todo
     if isinstance(exc, NoCredentialsError):
-        from .aws import no_credentials_todo
-
         return t("errors.no_credentials.what"), no_credentials_todo()
     if isinstance(exc, (UnauthorizedSSOTokenError, TokenRetrievalError, SSOError)):
         return t("errors.sso.what"), t("errors.sso.todo")
@@ -174,8 +182,6 @@ def _explain_client_error(operation: str, code: str, message: str) -> tuple[str,
     if code in _THROTTLED:
         return t("errors.throttled.what", **said), t("errors.throttled.todo")
     if code in _BAD_CREDENTIALS:
-        from .aws import credentials_refused_todo
-
         return t("errors.bad_credentials.what", **said), credentials_refused_todo()
     if "LimitExceeded" in code or "QuotaExceeded" in code or code == "CodeStorageExceededException":
         return t("errors.quota.what", **said), t("errors.quota.todo") + " " + left_as_is()
