@@ -15,6 +15,7 @@ result.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -76,7 +77,11 @@ def pytest_xdist_auto_num_workers(config) -> int:  # noqa: ANN001
 
 
 def _is_notebook(item) -> bool:  # noqa: ANN001
-    return Path(str(item.fspath)).parent == _NOTEBOOKS
+    return item.path.parent == _NOTEBOOKS
+
+
+def _in_notebook_06(item) -> bool:  # noqa: ANN001
+    return _is_notebook(item) and item.path.name.startswith("06_")
 
 
 def _alone(item) -> bool:  # noqa: ANN001
@@ -98,8 +103,7 @@ def _mark_the_load_of_notebook_06(items) -> None:  # noqa: ANN001
     figure is the bastion's own processes'), so other tests may run meanwhile. Should the
     load move to another cell, the whole notebook is exclusive until this is updated.
     """
-    cells = [item for item in items
-             if _is_notebook(item) and item.path.name.startswith("06_")]
+    cells = [item for item in items if _in_notebook_06(item)]
     load = next((i for i, cell in enumerate(cells)
                  if "run_stress_over_ssm(" in getattr(getattr(cell, "cell", None), "source", "")),
                 len(cells) - 1)
@@ -121,13 +125,12 @@ def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001
     seconds in, waits for a short test), then the longest modules, then the rest.
     """
     _mark_the_load_of_notebook_06(items)
-    first_06 = next((i for i, item in enumerate(items)
-                     if _is_notebook(item) and item.path.name.startswith("06_")), None)
-    moved = [item for item in items if _alone(item) and not _is_notebook(item)]
-    if first_06 is None:
-        moved = []
-    else:
-        items[:] = [item for item in items[:first_06] if item not in moved] + moved + [
+    first_06 = next((i for i, item in enumerate(items) if _in_notebook_06(item)), None)
+    moved = set()
+    if first_06 is not None:
+        moving = [item for item in items if _alone(item) and not _is_notebook(item)]
+        moved = set(moving)
+        items[:] = [item for item in items[:first_06] if item not in moved] + moving + [
             item for item in items[first_06:] if item not in moved]
 
     def rank(item) -> int:  # noqa: ANN001
@@ -145,11 +148,13 @@ def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001
         item.add_marker(pytest.mark.xdist_group(group))
 
 
-_turn: "object | None" = None  # the session's CPU lock while this worker holds a turn alone
+_in_turn = False  # whether this worker holds the session's CPU lock alone
 
 
+@functools.cache
 def _cpu_lock() -> "object | None":
-    """The session's CPU lock, or None where one process runs one test at a time anyway."""
+    """The session's CPU lock (one per worker), or None where one process runs one test at a
+    time anyway."""
     shared = os.environ.get("LABKIT_TEST_SHARED")
     if not shared or os.environ.get("PYTEST_XDIST_WORKER") is None:
         return None
@@ -162,30 +167,27 @@ def _cpu_lock() -> "object | None":
 def pytest_runtest_protocol(item, nextitem):  # noqa: ANN001
     """Hold the session's CPU lock around each test, shared; for ``cpu_exclusive`` tests see
     ``pytest_runtest_call``: their turn alone ends after the last of them in a row."""
-    global _turn
-    if _alone(item):
-        yield
-        if _turn is not None and (nextitem is None or not _alone(nextitem)):
-            _turn.release()
-            _turn.close()
-            _turn = None
-        return
+    global _in_turn
     lock = _cpu_lock()
     if lock is None:
         yield
-        return
-    with lock.read_lock():
+    elif _alone(item):
         yield
-    lock.close()
+        if _in_turn and (nextitem is None or not _alone(nextitem)):
+            lock.release()
+            _in_turn = False
+    else:
+        with lock.read_lock():
+            yield
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item):  # noqa: ANN001
     """A ``cpu_exclusive`` test's turn alone starts with its body, not its set-up: what its
     fixtures prepare (a lab up to notebook 05, a kernel) shares the computer with the others."""
-    global _turn
-    if _alone(item) and _turn is None:
-        _turn = _cpu_lock()
-        if _turn is not None:
-            _turn.acquire_write()
+    global _in_turn
+    lock = _cpu_lock()
+    if lock is not None and _alone(item) and not _in_turn:
+        lock.acquire_write()
+        _in_turn = True
     yield

@@ -31,7 +31,6 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from ..masking import mask_secrets
-from . import botocore_models, iam_accounts
 from . import state as st
 from .processes import stop_signals
 from .slack import SlackStore, make_slack_app
@@ -212,9 +211,13 @@ class LocalCloud:
         return self.state
 
     def install_fidelity(self, endpoint_url: str, ca_bundle: str) -> None:
-        """Patch moto where it falls short of what the lab needs (see each module)."""
-        from . import alarms, kms_fidelity, lambda_permissions, runtime, sns_signing
+        """Patch moto where it falls short of what the lab needs, and where it does work
+        nobody sees (see each module). Called before the servers take any request."""
+        from . import (alarms, botocore_models, iam_accounts, kms_fidelity, lambda_permissions,
+                       runtime, sns_signing)
 
+        botocore_models.share_models()
+        iam_accounts.install()
         kms_fidelity.install()
         sns_signing.install()
         lambda_permissions.install()
@@ -255,8 +258,6 @@ def main(argv: list[str] | None = None) -> int:
     home = (args.home or st.labkit_home()).expanduser()
     # AWS-managed policies (AWSLambdaBasicExecutionRole, ...) can then be attached by name.
     os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-    botocore_models.share_models()
-    iam_accounts.install()
     home.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     # Whatever a module logs (a function's stray output, an error quoting a URL) is masked.

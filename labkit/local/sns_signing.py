@@ -7,7 +7,6 @@ one region, so one key made once serves every subscription.
 
 from __future__ import annotations
 
-import functools
 import threading
 from typing import Any
 
@@ -15,17 +14,20 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 _MARK = "_labkit_one_signing_key"
 _lock = threading.Lock()
+_key: rsa.RSAPrivateKey | None = None
 
 
-@functools.lru_cache(maxsize=1)
 def signing_key() -> rsa.RSAPrivateKey:
-    """The local cloud's SNS signing key, made on first use."""
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    """The local cloud's SNS signing key, made on first use (once, whichever thread asks)."""
+    global _key
+    with _lock:
+        if _key is None:
+            _key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        return _key
 
 
 def _private_key(self: Any) -> rsa.RSAPrivateKey:  # noqa: ARG001 - every subscription alike
-    with _lock:  # one key, even when two topics publish their first messages at once
-        return signing_key()
+    return signing_key()
 
 
 def install() -> None:
