@@ -266,7 +266,7 @@ def main(argv: list[str]) -> int:
         "setup": None,
         "lock": None,
         # For maintainers: after editing a notebook, store the outputs nbval compares.
-        "refresh-outputs": lambda rest: [str(PYTHON), "-m", "labkit.nbtools", *rest],
+        "refresh-outputs": lambda rest: [str(PYTHON), "-m", "tools.refresh_outputs", *rest],
     }
     if not argv or argv[0] not in commands or argv[0] in ("-h", "--help"):
         print(__doc__)

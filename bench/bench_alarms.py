@@ -36,8 +36,8 @@ from typing import Any, Callable
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from labkit.local import alarm_engine as engine  # noqa: E402
-from labkit.local.alarm_engine import AlarmConfig, Sample  # noqa: E402
+from labkit.local.cloudwatch import alarm_engine as engine  # noqa: E402
+from labkit.local.cloudwatch.alarm_engine import AlarmConfig, Sample  # noqa: E402
 
 REGION = "ap-northeast-2"
 NOTIFIER = ROOT / "labkit" / "functions" / "slack_notifier.py"
@@ -75,7 +75,7 @@ def bench_service(count: int, runs: int) -> tuple[list[float], float]:
     import boto3
     from moto import mock_aws
 
-    from labkit.local import alarms
+    from labkit.local.cloudwatch import alarms
 
     with mock_aws():
         alarms.patch_moto()
@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  alarm service pass: {median_ms(timings)}  "
           f"(creating the alarms and data in moto took {setup:.1f} s)")
 
-    from labkit.local import alarms
+    from labkit.local.cloudwatch import alarms
 
     print(f"\nLatency on a local cloud (tick {alarms.tick_from_environment():g} s, "
           f"{args.trials} trials, 10-second period):")

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from labkit.local import cloud  # noqa: E402
-from labkit.local.channel_page import page_url  # noqa: E402
+from labkit.local.slack.channel_page import page_url  # noqa: E402
 from labkit.masking import mask_secrets  # noqa: E402
 
 CHANNEL = "bench"

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from labkit.local import cloud  # noqa: E402
-from labkit.local.runtime import RETRY_DELAYS_ENV  # noqa: E402
+from labkit.local.awslambda.runtime import RETRY_DELAYS_ENV  # noqa: E402
 from tests.integration.test_reliability import (  # noqa: E402
     RETRY_DELAYS,
     TRANSIENT_ROUND,

@@ -9,7 +9,7 @@ A notebook needs little of it::
     lab.check("02", ...)                     # ✅/❌ per expectation; raises when wrong
 """
 
-from .display import show_pipeline
+from .show.pipeline import show_pipeline
 from .errors import LabError
 from .lab import Lab, start
 from .masking import mask_secrets
@@ -22,6 +22,6 @@ __all__ = ["Lab", "LabError", "SecretUrl", "mask_secrets", "show_pipeline", "sta
 
 def preview(payload: dict):  # noqa: ANN201 (a display object)
     """A Slack-like rendering of a webhook *payload*, shown inline in a notebook."""
-    from .slack_preview import SlackPreview
+    from .show.slack_preview import SlackPreview
 
     return SlackPreview(payload)

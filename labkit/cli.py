@@ -17,9 +17,10 @@ import sys
 from typing import Sequence
 
 from .errors import explain
-from .local import cloud, slack_api
+from .local import cloud
+from .local.slack import api as slack_api
 from .local import state as st
-from .local.channel_page import page_url
+from .local.slack.channel_page import page_url
 from .masking import mask_secrets
 
 
@@ -111,11 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="channel whose page status shows, and whose local webhook URL "
                              "--json reports (default: project)")
     status.set_defaults(func=cmd_status)
-    from . import faults
+    from . import slack_faults as faults
 
     faults.register_cli(local_sub)
 
-    from . import class_check, runner, student_edition
+    from .classroom import check as class_check
+    from .batch import runner
+    from .classroom import student_edition
 
     runner.register_cli(sub)
     class_check.register_cli(sub)

@@ -1,7 +1,7 @@
 """Errors a learner can act on.
 
 A :class:`LabError` carries what went wrong and what to do next, in plain words. In a notebook
-labkit shows it as two short lines instead of a traceback (see :mod:`labkit.notebook`); on the
+labkit shows it as two short lines instead of a traceback (see :mod:`labkit.show.tracebacks`); on the
 command line it is printed and the command exits non-zero.
 """
 

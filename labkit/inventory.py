@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from botocore.exceptions import ClientError
 
-from .display import Table
+from .show.pipeline import Table
 from .i18n import t
 
 if TYPE_CHECKING:

@@ -13,14 +13,16 @@ import urllib.parse
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from . import consistency, i18n, progress
+from . import consistency, i18n
+from .checks import passed_steps as progress
 from .aws import Target, check_account
 from .config import LabConfig, check_lang
 from .errors import LabError, check_ours, read_tags, tags_as_dict
-from .faults import SlackFaults
-from .local import cloud, slack_api
+from .slack_faults import SlackFaults
+from .local import cloud
+from .local.slack import api as slack_api
 from .local import state as st
-from .display import Table
+from .show.pipeline import Table
 from .i18n import t
 from .names import (LOCAL_ONLY, Names, kms_tag_list, names_for, plan, standard_tags,
                     tag_list)
@@ -155,7 +157,7 @@ class Lab:
         Open it in a browser tab: it shows the channel's messages as Slack does, and new ones
         appear there as they arrive. Plain http, so the browser needs no certificate.
         """
-        from .local.channel_page import page_url
+        from .local.slack.channel_page import page_url
 
         self._need_local(t("lab.local_only.reading"))
         return page_url(self.state.slack_http_url,  # type: ignore[union-attr]
@@ -191,7 +193,7 @@ class Lab:
     @property
     def slack_faults(self) -> SlackFaults:
         """Fault plans of the local Slack (429, 500, delay, drop), for the lab's channel by
-        default: see :mod:`labkit.faults`. Target local only."""
+        default: see :mod:`labkit.slack_faults`. Target local only."""
         return SlackFaults.for_lab(self)
 
     def _need_local(self, what: str) -> None:
@@ -225,8 +227,8 @@ class Lab:
 
     def check(self, step: str, **facts: Any) -> None:
         """Run the step's checks, show ✅/❌ per expectation, and raise if any failed."""
-        from .checks import show_and_raise
-        from .steps import run_checks
+        from .checks.report import show_and_raise
+        from .checks.steps import run_checks
 
         report = run_checks(self, step, **facts)
         if report.ok and self.state is not None:
@@ -354,7 +356,7 @@ def start(target: str = "local", region: str = "ap-northeast-2", student: str = 
     every message labkit shows from now on. Extra keyword arguments are accepted and ignored,
     so a notebook can pass its whole parameters cell.
     """
-    from .notebook import install_error_display
+    from .show.tracebacks import install_error_display
 
     install_error_display()
     # Before any other check, so that a mistake in the other parameters is already explained

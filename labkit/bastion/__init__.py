@@ -9,7 +9,7 @@
 from .ec2 import (AMI_PARAMETER, FINAL_STATUSES, INSTANCE_TYPE, SOURCE_NAME, SSM_POLICY_ARN,
                   choose_bastion, ensure_bastion_profile, ensure_local_bastion, find_instances,
                   launch_bastion, run_stress_over_ssm, stress_script, wait_for_command)
-from .load import stress_command
+from .cpu_load import stress_command
 from .machine import LocalBastion
 
 __all__ = ["AMI_PARAMETER", "FINAL_STATUSES", "INSTANCE_TYPE", "SOURCE_NAME", "SSM_POLICY_ARN",

@@ -22,7 +22,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..errors import LabError
-from .load import stress_command
+from .cpu_load import stress_command
 
 # The smallest type that is sensible for a bastion: 2 vCPUs, as `stress --cpu 2` expects, and
 # 1 GiB, enough for dnf to install stress-ng (the cheaper t4g.nano has 0.5 GiB). Free-tier

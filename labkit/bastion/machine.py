@@ -13,7 +13,7 @@ instance on an overcommitted host.
 Two ways of producing the figure (the notebook parameter ``bastion_cpu``):
 
 * ``"measured"`` (default): the commands really run - ``stress`` or ``stress-ng`` when
-  installed, else a Python stand-in with the same options (:mod:`.load`) - and their CPU time
+  installed, else a Python stand-in with the same options (:mod:`.cpu_load`) - and their CPU time
   is measured.
 * ``"scripted"``: nothing runs; while a ``stress --cpu N`` command "runs", the bastion reports
   what it would use, N / vCPUs (at most 100 %), and the metric agent replays a whole period of
@@ -41,7 +41,7 @@ import psutil
 from ..errors import LabError
 from ..i18n import t
 from .guard import stop_tree
-from .load import stop_processes, wait_while
+from .cpu_load import stop_processes, wait_while
 from .metric_agent import MetricAgent
 
 CPU_MODES = ("measured", "scripted")
@@ -49,7 +49,7 @@ CPU_MODES = ("measured", "scripted")
 SCRIPTED_IDLE = 1.0
 
 _GUARD = Path(__file__).with_name("guard.py")
-_LOAD = Path(__file__).with_name("load.py")
+_LOAD = Path(__file__).with_name("cpu_load.py")
 _STRESS_NAMES = ("stress", "stress-ng")
 
 _live: "weakref.WeakSet[LocalBastion]" = weakref.WeakSet()

@@ -33,7 +33,7 @@ from werkzeug.wrappers import Request, Response
 from ..masking import mask_secrets
 from . import state as st
 from .processes import stop_signals
-from .slack import SlackStore, make_slack_app
+from .slack.app import SlackStore, make_slack_app
 from .tls import ensure_tls
 from .waits import wait_scale_from_environment
 
@@ -125,7 +125,7 @@ class LocalCloud:
     def aws_app(self) -> Callable:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-        from . import authz
+        from .iam import authz
 
         # Calls signed with a function's role credentials are checked against that role's
         # policies; everything else (the learner's own calls) goes straight to moto.
@@ -141,7 +141,7 @@ class LocalCloud:
     def control_app(self, environ: dict, start_response: Callable) -> Any:
         request = Request(environ)
         if request.path.startswith("/labkit/iam/"):
-            from . import authz
+            from .iam import authz
 
             return authz.control_app(environ, start_response)
         if request.path == "/labkit/status" and request.method == "GET":
@@ -213,8 +213,13 @@ class LocalCloud:
     def install_fidelity(self, endpoint_url: str, ca_bundle: str) -> None:
         """Patch moto where it falls short of what the lab needs, and where it does work
         nobody sees (see each module). Called before the servers take any request."""
-        from . import (alarms, botocore_models, iam_accounts, kms_fidelity, lambda_permissions,
-                       runtime, sns_signing)
+        from . import botocore_models
+        from .awslambda import permissions as lambda_permissions
+        from .awslambda import runtime
+        from .cloudwatch import alarms
+        from .iam import accounts as iam_accounts
+        from .kms import fidelity as kms_fidelity
+        from .sns import signing as sns_signing
 
         botocore_models.share_models()
         iam_accounts.install()

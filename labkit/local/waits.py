@@ -19,11 +19,11 @@ Each is an environment variable of the process that starts the local cloud, read
     so it keeps its real length). 0.1 in tests.
 ``LABKIT_LAMBDA_RETRY_DELAYS`` (default ``"1,2"``; AWS: one minute, then two)
     Seconds before Lambda's retries of a failed asynchronous invocation, before the scale
-    above applies (``lambda_events.retry_delays``).
+    above applies (``awslambda.events.retry_delays``).
 ``LABKIT_LAMBDA_IDLE_SECONDS`` (default 600)
-    How long an idle execution environment stays warm (``runtime.py``).
+    How long an idle execution environment stays warm (``awslambda/runtime.py``).
 ``LABKIT_ALARM_TICK_SECONDS`` (default 1)
-    How often the alarm service evaluates every alarm (``alarms.py``). 0.25 in tests.
+    How often the alarm service evaluates every alarm (``cloudwatch/alarms.py``). 0.25 in tests.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ import labkit.lab
 from labkit import cli
 from labkit.local import cloud
 from labkit.local import state as st
-from labkit.local.channel_page import page_url
+from labkit.local.slack.channel_page import page_url
 
 from .conftest import WAIT_MS, expect
 

@@ -25,7 +25,8 @@ from botocore.exceptions import ClientError
 from moto.cloudwatch.models import CloudWatchBackend
 from moto.cloudwatch.responses import CloudWatchResponse
 
-from labkit.local import alarms, cloud
+from labkit.local.cloudwatch import alarms
+from labkit.local import cloud
 
 from .support import poll
 

@@ -17,9 +17,9 @@ import labkit
 from labkit.bastion import LocalBastion, ensure_local_bastion
 from labkit.errors import LabError
 from labkit.local import cloud
-from labkit.runner import default_notebooks, run_notebooks
-from labkit.steps import run_checks
-from labkit.watch import watch_alarm
+from labkit.batch.runner import default_notebooks, run_notebooks
+from labkit.checks.steps import run_checks
+from labkit.show.alarm_watch import watch_alarm
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

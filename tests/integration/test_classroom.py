@@ -15,7 +15,7 @@ import nbformat
 import pytest
 
 from labkit.local import cloud
-from labkit.student_edition import build, fill_in
+from labkit.classroom.student_edition import build, fill_in
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

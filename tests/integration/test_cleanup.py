@@ -11,8 +11,8 @@ import pytest
 import labkit
 from labkit.bastion import ensure_local_bastion
 from labkit.inventory import inventory
-from labkit.runner import run_notebooks
-from labkit.steps import run_checks
+from labkit.batch.runner import run_notebooks
+from labkit.checks.steps import run_checks
 
 pytestmark = pytest.mark.integration
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"

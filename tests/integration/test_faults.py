@@ -16,7 +16,7 @@ import labkit.lab
 from labkit.errors import LabError
 from labkit.functions import slack_notifier
 from labkit.local import cloud
-from labkit.steps_08 import (
+from labkit.checks.step_08 import (
     flaky_names,
     leftovers,
     retried_by_lambda,

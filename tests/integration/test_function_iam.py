@@ -17,7 +17,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from labkit.local import authz
+from labkit.local.iam import authz
 
 from .support import error_of
 

@@ -25,8 +25,8 @@ import labkit
 from labkit import i18n
 from labkit.events import mission_slack_test
 from labkit.local import cloud
-from labkit.runner import default_notebooks, run_notebooks
-from labkit.steps import run_checks
+from labkit.batch.runner import default_notebooks, run_notebooks
+from labkit.checks.steps import run_checks
 
 from .support import error_of, poll
 

@@ -20,7 +20,7 @@ import pytest
 from moto.kms.models import KmsBackend
 from moto.kms.responses import KmsResponse
 
-from labkit.local import kms_fidelity
+from labkit.local.kms import fidelity as kms_fidelity
 
 from .support import error_of
 

@@ -25,7 +25,8 @@ import pytest
 import requests
 
 from labkit.local import cloud
-from labkit.local.runtime import RETRY_DELAYS_ENV
+from labkit.local.awslambda.runtime import RETRY_DELAYS_ENV
+from labkit.local.awslambda.sandbox import WORKER
 from labkit.local.waits import WAIT_SCALE_ENV
 
 from .support import poll
@@ -657,7 +658,7 @@ def test_environments_exit_when_the_local_cloud_dies_abruptly(own_lab, tmp_path)
     poll(lambda: any(line.startswith("START") for line in lab.log_lines("orphan")))
     server = psutil.Process(lab.state.pid)
     workers = [p for p in server.children(recursive=True)
-               if "lambda_worker" in " ".join(p.cmdline())]
+               if str(WORKER) in p.cmdline()]
     assert workers  # one environment, busy in its handler
 
     server.kill()  # no shutdown code runs: the worker must notice by itself

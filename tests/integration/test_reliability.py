@@ -47,13 +47,13 @@ from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError
 
 import labkit
-from labkit import progress
+from labkit.checks import passed_steps as progress
 from labkit.errors import LabError, explain
 from labkit.events import first_message
 from labkit.functions import HANDLER, SOURCE
 from labkit.local import cloud
 from labkit.local import state as st
-from labkit.local.runtime import RETRY_DELAYS_ENV
+from labkit.local.awslambda.runtime import RETRY_DELAYS_ENV
 
 from .support import poll
 

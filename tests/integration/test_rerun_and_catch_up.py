@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from labkit.local import cloud
-from labkit.runner import default_notebooks, run_notebooks
+from labkit.batch.runner import default_notebooks, run_notebooks
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

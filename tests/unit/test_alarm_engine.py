@@ -13,8 +13,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from labkit.local import alarm_engine as engine
-from labkit.local.alarm_engine import ALARM, INSUFFICIENT_DATA, OK, AlarmConfig, Sample
+from labkit.local.cloudwatch import alarm_engine as engine
+from labkit.local.cloudwatch.alarm_engine import ALARM, INSUFFICIENT_DATA, OK, AlarmConfig, Sample
 
 RETAIN = None
 MODES = ("missing", "ignore", "breaching", "notBreaching")

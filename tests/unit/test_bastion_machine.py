@@ -191,7 +191,7 @@ def test_a_measured_run_is_the_bastions_own_cpu_time(stress_kind):
         busy = meter.sample()
         procs = tree_of(run.pid)
         names = " ".join(" ".join(p.cmdline()) for p in procs)
-        assert ("stress --cpu 1" in names) if stress_kind == "installed" else ("load.py" in names)
+        assert ("stress --cpu 1" in names) if stress_kind == "installed" else ("cpu_load.py" in names)
     assert gone(procs)
     # One worker on a 2-vCPU bastion: about half; less only when other programs of this
     # computer take its cores (no other test runs meanwhile: cpu_exclusive), never more.

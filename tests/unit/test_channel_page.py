@@ -14,7 +14,7 @@ from datetime import timezone
 import pytest
 from werkzeug.test import Client
 
-from labkit.local.channel_page import (
+from labkit.local.slack.channel_page import (
     ChannelPages,
     content_security_policy,
     page_url,
@@ -24,8 +24,8 @@ from labkit.local.channel_page import (
     resume_after,
     sse_event,
 )
-from labkit.local.slack import SlackStore, make_slack_app
-from labkit.slack_preview import render_html
+from labkit.local.slack.app import SlackStore, make_slack_app
+from labkit.show.slack_preview import render_html
 
 FIXED_NOW = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 # A made-up webhook URL in the shape secret scanners look for (ids used for test data only).

@@ -1,6 +1,6 @@
 import pytest
 
-from labkit.checks import MIME, CheckReport, show_and_raise
+from labkit.checks.report import MIME, CheckReport, show_and_raise
 from labkit.errors import LabError
 
 

@@ -6,10 +6,10 @@ import csv
 
 import pytest
 
-from labkit.checks import CheckReport
-from labkit.class_check import LearnerProgress, markdown, parse_steps, table_rows, write_csv
+from labkit.checks.report import CheckReport
+from labkit.classroom.check import LearnerProgress, markdown, parse_steps, table_rows, write_csv
 from labkit.errors import LabError
-from labkit.steps import delivered_notifications
+from labkit.checks.steps import delivered_notifications
 
 
 @pytest.mark.parametrize("text, steps", [

@@ -7,7 +7,7 @@ import io
 import json
 import zipfile
 
-from labkit.class_check import check_learner
+from labkit.classroom.check import check_learner
 from labkit.config import LabConfig
 from labkit.functions import HANDLER
 from labkit.names import names_for, standard_tags, tag_list
@@ -47,7 +47,7 @@ def test_check_on_aws_reads_only_and_shows_where_a_learner_is(aws, monkeypatch):
     monkeypatch.setenv("SLACK_WEBHOOK_URL", WEBHOOK)
     make_steps_02_to_04("kim")
     config = LabConfig(target="aws", region=REGION, student="kim")
-    import labkit.class_check as class_check
+    import labkit.classroom.check as class_check
 
     calls: list[list] = []  # every call of every lab the check makes, recorded from its start
     real = class_check.observer_lab

@@ -1,6 +1,6 @@
 import xml.etree.ElementTree as ET
 
-from labkit.display import Table, pipeline_svg
+from labkit.show.pipeline import Table, pipeline_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -2,7 +2,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
 from labkit.errors import LabError, explain
-from labkit.notebook import format_error
+from labkit.show.tracebacks import format_error
 
 
 def client_error(code, message="msg", operation="CreateTopic"):

@@ -15,11 +15,11 @@ from botocore.exceptions import NoCredentialsError
 import labkit
 from labkit import i18n
 from labkit.aws import Identity
-from labkit.checks import CheckReport
+from labkit.checks.report import CheckReport
 from labkit.config import LabConfig, check_lang
 from labkit.errors import LabError, explain
 from labkit.lab import Lab
-from labkit.runner import PARAMETER_NAMES, parameters_from_args, register_cli
+from labkit.batch.runner import PARAMETER_NAMES, parameters_from_args, register_cli
 
 PACKAGE = Path(labkit.__file__).resolve().parent
 LOCALE = PACKAGE / "locale"

@@ -8,7 +8,7 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.iam import models
 
-from labkit.local import iam_accounts
+from labkit.local.iam import accounts as iam_accounts
 
 
 @pytest.fixture

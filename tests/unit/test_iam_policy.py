@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from labkit.local.iam_policy import (
+from labkit.local.iam.policy import (
     ALLOWED,
     EXPLICIT_DENY,
     NO_ALLOW,

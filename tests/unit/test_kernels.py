@@ -10,7 +10,7 @@ import psutil
 import pytest
 from jupyter_client.manager import AsyncKernelManager
 
-from labkit.kernels import LocalSocketKernelManager, papermill_options
+from labkit.batch.kernels import LocalSocketKernelManager, papermill_options
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="Windows kernels keep TCP")
 

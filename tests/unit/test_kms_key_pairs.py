@@ -7,7 +7,7 @@ import pytest
 from moto import mock_aws
 from moto.kms import models as kms_models
 
-from labkit.local import kms_fidelity
+from labkit.local.kms import fidelity as kms_fidelity
 
 
 @pytest.fixture

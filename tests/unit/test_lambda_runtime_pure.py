@@ -3,7 +3,7 @@
 Expected values come from the AWS Lambda developer guide (environment variables, log and
 REPORT format, Python error documents, asynchronous invocation records, dead-letter
 attributes, the SNS event). The last section fails loudly when a moto upgrade moves anything
-``labkit.local.runtime`` patches or reads.
+``labkit.local.awslambda.runtime`` patches or reads.
 """
 
 from __future__ import annotations
@@ -23,16 +23,16 @@ from datetime import datetime, timezone
 
 import pytest
 
-from labkit.local import lambda_worker as worker
-from labkit.local.lambda_async import AsyncInvoker
-from labkit.local.lambda_env import (
+from labkit.local.awslambda import worker as worker
+from labkit.local.awslambda.async_invoke import AsyncInvoker
+from labkit.local.awslambda.environment import (
     FunctionSpec,
     config_key,
     lambda_environment,
     log_stream_name,
     unsupported_reason,
 )
-from labkit.local.lambda_events import (
+from labkit.local.awslambda.events import (
     DEFAULT_RETRY_DELAYS,
     Arn,
     AsyncSettings,
@@ -42,7 +42,7 @@ from labkit.local.lambda_events import (
     retry_delays,
     sns_lambda_event,
 )
-from labkit.local.lambda_logs import (
+from labkit.local.awslambda.logs import (
     billed_duration_ms,
     exit_error,
     iso_ms,
@@ -563,13 +563,13 @@ def test_peak_memory_is_this_process_own():
 
 
 # --------------------------------------------------------------------------------------------
-# moto's internals that labkit.local.runtime relies on (fail loudly when moto changes)
+# moto's internals that labkit.local.awslambda.runtime relies on (fail loudly when moto changes)
 
 
 def test_moto_is_the_version_the_runtime_was_written_for():
     from importlib.metadata import version
 
-    assert version("moto").startswith("5.2."), "re-check labkit/local/runtime.py's patches"
+    assert version("moto").startswith("5.2."), "re-check labkit/local/awslambda/runtime.py's patches"
 
 
 EXPECTED_SIGNATURES = {
@@ -586,7 +586,7 @@ EXPECTED_SIGNATURES = {
 
 
 def test_the_patched_moto_methods_still_have_the_signatures_replaced():
-    from labkit.local import runtime
+    from labkit.local.awslambda import runtime
 
     targets = runtime.patch_targets()
     assert {(owner.__name__, name) for owner, name in targets} == set(EXPECTED_SIGNATURES)
@@ -636,7 +636,7 @@ def test_moto_models_carry_what_the_runtime_reads_and_keep_dead_letter_config():
     import boto3
     from moto import mock_aws
 
-    from labkit.local import runtime
+    from labkit.local.awslambda import runtime
 
     runtime.patch_moto()
     try:
@@ -705,7 +705,7 @@ class FakeEnvironment:
 
 
 def pool(idle_seconds: float = 600, max_age_seconds: float = 3600):
-    from labkit.local.lambda_sandbox import EnvironmentPool
+    from labkit.local.awslambda.sandbox import EnvironmentPool
 
     return EnvironmentPool(idle_seconds, max_age_seconds)
 
@@ -772,7 +772,7 @@ def test_idle_environments_are_reaped_and_all_are_stopped_on_close():
     ("AccessDeniedException", "KMSAccessDeniedException", "KMS access was denied"),
 ])
 def test_kms_refusals_become_lambdas_invoke_errors(kms_code, lambda_code, reason):
-    from labkit.local.lambda_kms import lambda_error
+    from labkit.local.awslambda.kms_key import lambda_error
 
     problem = lambda_error(kms_code, "arn:aws:kms:ap-northeast-2:123456789012:key/k is disabled.")
     assert problem.code == lambda_code
@@ -783,7 +783,7 @@ def test_kms_refusals_become_lambdas_invoke_errors(kms_code, lambda_code, reason
 
 
 def test_the_invoke_error_is_a_bad_gateway():
-    from labkit.local.lambda_kms import InvokeKMSError, KeyProblem
+    from labkit.local.awslambda.kms_key import InvokeKMSError, KeyProblem
 
     error = InvokeKMSError(KeyProblem("KMSDisabledException", "disabled"))
     assert error.code == 502
@@ -792,7 +792,7 @@ def test_the_invoke_error_is_a_bad_gateway():
 
 
 def test_without_a_key_or_without_variables_there_is_nothing_to_decrypt():
-    from labkit.local.lambda_kms import key_problem
+    from labkit.local.awslambda.kms_key import key_problem
 
     arn = "arn:aws:kms:ap-northeast-2:123456789012:key/not-checked"
     assert key_problem(None, {"COLOUR": "blue"}) is None

@@ -18,8 +18,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from labkit.bastion import load
-from labkit.bastion.load import CpuLoad, stress_command
+from labkit.bastion import cpu_load as load
+from labkit.bastion.cpu_load import CpuLoad, stress_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -179,7 +179,7 @@ def test_a_worker_whose_parent_is_gone_ends_at_once():
 PARENT = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, sys.argv[1])
-    from labkit.bastion.load import CpuLoad
+    from labkit.bastion.cpu_load import CpuLoad
     busy = CpuLoad(workers=1, timeout=60).start()
     print(busy.pids[0], flush=True)
     {after}

@@ -1,7 +1,7 @@
 """The local Slack answers webhook posts as Slack does and keeps every accepted message.
 
 Expected answers come from Slack's incoming-webhook documentation ("Handling errors") and its
-rate-limit page; see the docstring of labkit.local.slack.
+rate-limit page; see the docstring of labkit.local.slack.app.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.test import Client
 
-from labkit.local.slack import (
+from labkit.local.slack.app import (
     RateLimiter,
     SlackStore,
     make_slack_app,
@@ -501,7 +501,7 @@ def test_list_webhooks_omits_the_secret(store: SlackStore, client: Client) -> No
 def test_secret_appears_only_in_the_create_answer(
     store: SlackStore, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="labkit.local.slack")
+    caplog.set_level(logging.DEBUG, logger="labkit.local.slack.app")
     clock = FakeClock()
     client = Client(make_slack_app(store, limiter=RateLimiter(rate=1.0, burst=1, clock=clock)))
     created = client.post("/labkit/slack/webhooks", json={"channel": "project"})

@@ -4,7 +4,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from labkit.nbtools import KEEP_TAG, keep_compared_outputs, stored_output_cells
+from tools.refresh_outputs import KEEP_TAG, keep_compared_outputs, stored_output_cells
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
 

@@ -19,9 +19,9 @@ import boto3
 import pytest
 
 import labkit
-import labkit.steps as steps
+import labkit.checks.steps as steps
 from labkit.function_log import invocations, request_id, split_invocations
-from labkit.steps import run_checks
+from labkit.checks.steps import run_checks
 
 from .test_aws_target import REGION, aws, start_aws  # noqa: F401 (fixture)
 

@@ -15,7 +15,7 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from labkit import watch
+from labkit.show import alarm_watch as watch
 from labkit.bastion import ec2 as bastion_ec2
 from labkit.names import names_for
 

@@ -1,7 +1,7 @@
 import json
 from datetime import datetime, timedelta, timezone
 
-from labkit.plots import plot_alarm, transitions
+from labkit.show.plots import plot_alarm, transitions
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
 

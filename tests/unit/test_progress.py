@@ -1,4 +1,4 @@
-from labkit import progress
+from labkit.checks import passed_steps as progress
 
 
 def test_steps_done_on_the_same_cloud_are_not_lost(tmp_path):

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from labkit.rehearsal import LearnerRun, finished_line, learner_command, write_reports
-from labkit.roster import Learner
+from labkit.classroom.rehearsal import LearnerRun, finished_line, learner_command, write_reports
+from labkit.classroom.roster import Learner
 
 
 @pytest.mark.parametrize("line, parsed", [

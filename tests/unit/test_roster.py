@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from labkit.errors import LabError
-from labkit.roster import Learner, load_roster, parse_roster
+from labkit.classroom.roster import Learner, load_roster, parse_roster
 
 
 @pytest.mark.parametrize("text, learners", [

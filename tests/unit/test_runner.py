@@ -18,10 +18,10 @@ import yaml
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from rich.console import Console
 
-from labkit import runner
+from labkit.batch import runner
 from labkit.errors import LabError
 from labkit.masking import find_webhook_urls
-from labkit.runner import (
+from labkit.batch.runner import (
     CHECKS_MIME,
     NotebookResult,
     RunInterrupted,

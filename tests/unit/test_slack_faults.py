@@ -17,13 +17,13 @@ from werkzeug.serving import make_server
 from werkzeug.test import Client
 
 from labkit import i18n
-from labkit.checks import CheckReport
+from labkit.checks.report import CheckReport
 from labkit.errors import LabError
-from labkit.faults import SlackFaults, fault_request
-from labkit.local import slack as slack_module
+from labkit.slack_faults import SlackFaults, fault_request
+from labkit.local.slack import app as slack_module
 from labkit.local.server import MaskingRequestHandler
-from labkit.local.slack import SlackStore, make_slack_app
-from labkit.local.slack_faults import (
+from labkit.local.slack.app import SlackStore, make_slack_app
+from labkit.local.slack.fault_plans import (
     Fault,
     FaultBook,
     FaultSpecError,
@@ -31,7 +31,7 @@ from labkit.local.slack_faults import (
     parse_fault,
     take,
 )
-from labkit.steps_08 import step_08
+from labkit.checks.step_08 import step_08
 
 # --------------------------------------------------------------------------------------------
 # Validation (pure)

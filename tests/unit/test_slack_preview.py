@@ -13,7 +13,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from labkit.slack_preview import (
+from labkit.show.slack_preview import (
     EMOJI,
     SlackPreview,
     bar_colour,

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from moto import mock_aws
 from moto.sns.models import Subscription, sns_backends
 
-from labkit.local import sns_signing
+from labkit.local.sns import signing as sns_signing
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 
 from labkit import i18n
 from labkit.errors import LabError
-from labkit.student_edition import (
+from labkit.classroom.student_edition import (
     BEGIN,
     END,
     api_calls,

@@ -12,10 +12,10 @@ import threading
 import pytest
 from werkzeug.test import Client
 
-from labkit.local import lambda_worker as worker
-from labkit.local import runtime
-from labkit.local.lambda_sandbox import InvocationClock
-from labkit.local.slack import RateLimiter, SlackStore, make_slack_app, scaled_clock
+from labkit.local.awslambda import worker as worker
+from labkit.local.awslambda import runtime
+from labkit.local.awslambda.sandbox import InvocationClock
+from labkit.local.slack.app import RateLimiter, SlackStore, make_slack_app, scaled_clock
 from labkit.local.waits import WAIT_SCALE_ENV, wait_scale, wait_scale_from_environment
 
 # --------------------------------------------------------------------------------------------
@@ -198,7 +198,7 @@ def test_the_rate_limit_lasts_as_long_as_the_senders_shortened_wait():
 
 
 def test_the_local_slacks_bucket_follows_the_scale(monkeypatch):
-    from labkit.local import slack as slack_module
+    from labkit.local.slack import app as slack_module
 
     now = [0.0]
     monkeypatch.setattr(slack_module.time, "monotonic", lambda: now[0])

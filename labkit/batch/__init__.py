@@ -1,0 +1,1 @@
+"""Running the workbook in batch: the notebooks, their parameters, papermill runs, the report."""

@@ -1,0 +1,1 @@
+"""Running a class: the roster, ``labkit check``, the class rehearsal and the student edition."""

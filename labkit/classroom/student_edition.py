@@ -1,0 +1,218 @@
+"""The student edition: the notebooks with each exercise blanked out.
+
+The notebooks mark what a learner writes with nbgrader's markers::
+
+    ### BEGIN SOLUTION
+    topic_arn = sns.create_topic(Name=lab.names.topic, Tags=lab.tag_list)["TopicArn"]
+    ### END SOLUTION
+
+``labkit student-edition`` replaces each such region with a stub that raises
+``NotImplementedError`` with a hint naming the call(s) to write, clears every output, and
+writes the notebooks to a folder of their own. The solution edition (``notebooks/``) is the
+one that runs in CI. nbgrader's own tooling is not needed, but the same notebooks work with
+it (the solution cells carry its cell metadata too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import re
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .. import i18n
+from ..errors import LabError
+
+if TYPE_CHECKING:
+    import nbformat  # imported where used: it takes a second to load (see batch/runner.py)
+
+BEGIN = "### BEGIN SOLUTION"
+END = "### END SOLUTION"
+STUB_MARK = "# YOUR CODE HERE"
+# `sns = lab.client("sns")`: the names boto3 clients go by in a notebook.
+_CLIENT = re.compile(r"^\s*(\w+)\s*=\s*lab\.client\(", re.M)
+# Receivers whose calls are the point of an exercise besides the notebook's boto3 clients.
+_ALWAYS = ("requests",)
+
+
+@dataclass(frozen=True)
+class Region:
+    """One solution region: its marker lines' indices in a cell's lines, and its code."""
+
+    begin: int
+    end: int
+    indent: str
+    code: str
+
+
+def find_regions(source: str) -> list[Region]:
+    """The solution regions of one cell's *source*; ValueError when the markers do not pair."""
+    lines = source.split("\n")
+    regions: list[Region] = []
+    begin: int | None = None
+    for index, line in enumerate(lines):
+        marker = line.strip()
+        if marker == BEGIN:
+            if begin is not None:
+                raise ValueError(f"line {index + 1}: {BEGIN} inside another region")
+            begin = index
+        elif marker == END:
+            if begin is None:
+                raise ValueError(f"line {index + 1}: {END} without {BEGIN}")
+            indent = lines[begin][: len(lines[begin]) - len(lines[begin].lstrip())]
+            regions.append(Region(begin, index, indent, "\n".join(lines[begin + 1:index])))
+            begin = None
+    if begin is not None:
+        raise ValueError(f"line {begin + 1}: {BEGIN} without {END}")
+    return regions
+
+
+def client_names(notebook_sources: list[str]) -> set[str]:
+    """Variables that hold boto3 clients in a notebook (``sns = lab.client("sns")``)."""
+    return {name for source in notebook_sources for name in _CLIENT.findall(source)}
+
+
+def api_calls(code: str, receivers: set[str]) -> list[str]:
+    """The calls on *receivers* in *code*, as hints: ``sns.create_topic(Name=…, Tags=…)``."""
+    try:
+        tree = ast.parse(textwrap.dedent(code))
+    except SyntaxError:
+        return [f"{r}.{m}(…)" for r, m in re.findall(r"\b(\w+)\.(\w+)\(", code)
+                if r in receivers]
+    calls: list[str] = []
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name) and node.func.value.id in receivers):
+            arguments = ["…"] * len(node.args) + [f"{k.arg}=…" for k in node.keywords if k.arg]
+            text = f"{node.func.value.id}.{node.func.attr}({', '.join(arguments)})"
+            if text not in calls:
+                calls.append(text)
+    # ast.walk is breadth-first; the order the code makes the calls reads better.
+    return sorted(calls, key=lambda call: code.find(call.split("(")[0] + "("))
+
+
+def assigned_names(code: str) -> list[str]:
+    """Top-level names *code* assigns (for a region without any API call)."""
+    try:
+        tree = ast.parse(textwrap.dedent(code))
+    except SyntaxError:
+        return []
+    return [target.id for node in tree.body if isinstance(node, ast.Assign)
+            for target in node.targets if isinstance(target, ast.Name)]
+
+
+def hint(label: str, code: str, receivers: set[str]) -> str:
+    """What the stub of exercise *label* tells the learner to write."""
+    calls = api_calls(code, receivers)
+    if calls:
+        return i18n.t("student.exercise.calls", label=label, calls=", ".join(calls))
+    names = assigned_names(code)
+    return i18n.t("student.exercise.names", label=label, names=", ".join(names) or "…")
+
+
+def stub_lines(indent: str, text: str) -> list[str]:
+    """The two lines that stand in for a region."""
+    return [f"{indent}{STUB_MARK}", f"{indent}raise NotImplementedError({text!r})"]
+
+
+def blank_out(source: str, step: str, first_number: int, receivers: set[str]) -> tuple[str, int]:
+    """*source* with every region replaced by its stub; returns it and the next exercise number."""
+    regions = find_regions(source)
+    lines = source.split("\n")
+    # From the last region back, so the earlier regions' line numbers stay valid.
+    for offset, region in reversed(list(enumerate(regions))):
+        text = hint(f"{step}.{first_number + offset}", region.code, receivers)
+        lines[region.begin:region.end + 1] = stub_lines(region.indent, text)
+    return "\n".join(lines), first_number + len(regions)
+
+
+def fill_in(student_source: str, solution_source: str) -> str:
+    """*student_source* with its stubs replaced, in order, by the solution's regions' code."""
+    codes = [region.code for region in find_regions(solution_source)]
+    lines = student_source.split("\n")
+    out: list[str] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if (line.strip() == STUB_MARK and index + 1 < len(lines)
+                and lines[index + 1].strip().startswith("raise NotImplementedError(")):
+            if not codes:
+                raise ValueError("more stubs than solution regions")
+            out.append(codes.pop(0))
+            index += 2
+            continue
+        out.append(line)
+        index += 1
+    if codes:
+        raise ValueError("fewer stubs than solution regions")
+    return "\n".join(out)
+
+
+def student_notebook(nb: nbformat.NotebookNode, step: str) -> tuple[nbformat.NotebookNode, int]:
+    """A student copy of the solution notebook *nb*; returns it and its number of exercises."""
+    student = copy.deepcopy(nb)
+    receivers = client_names([c.source for c in nb.cells if c.cell_type == "code"]) | set(_ALWAYS)
+    number = 1
+    for cell in student.cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            cell.source, number = blank_out(cell.source, step, number, receivers)
+        except ValueError as exc:
+            raise LabError(i18n.t("student.markers", step=step, cell=cell.get("id", "?"),
+                                  problem=str(exc)), i18n.t("student.markers.hint")) from None
+        cell.outputs = []
+        cell.execution_count = None
+    return student, number - 1
+
+
+def build(notebooks: list[Path], out: Path) -> dict[str, int]:
+    """Write the student edition of *notebooks* to ``out/notebooks/``; exercises per notebook."""
+    import nbformat
+
+    folder = out / "notebooks"
+    folder.mkdir(parents=True, exist_ok=True)
+    counts = {}
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        student, count = student_notebook(nb, path.name[:2])
+        nbformat.write(student, folder / path.name)
+        counts[path.name] = count
+    return counts
+
+
+def command(args: argparse.Namespace) -> int:
+    """``labkit student-edition``: build the student copy, print what it holds."""
+    from ..batch.runner import default_notebooks, find_project_root
+
+    i18n.set_language(args.lang or "en")
+    root = find_project_root()
+    out = Path(args.out) if args.out else root / "student-edition"
+    if out.resolve() == root.resolve():
+        raise LabError(i18n.t("student.same_folder"), i18n.t("student.same_folder.hint"))
+    counts = build(default_notebooks(root), out)
+    for name, count in counts.items():
+        print(f"{name:<36} {count:>2} " + i18n.t("student.exercises"))
+    print(i18n.t("student.written", folder=str(out / "notebooks"), total=sum(counts.values())))
+    return 0
+
+
+def register_cli(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``labkit student-edition`` to the command line."""
+    parser = subparsers.add_parser(
+        "student-edition", help="write the notebooks with the exercises blanked out",
+        description="Write a copy of the notebooks for learners: every region between "
+                    f"'{BEGIN}' and '{END}' becomes a stub that raises NotImplementedError "
+                    "with a hint naming the call to write; outputs are cleared. The solution "
+                    "edition in notebooks/ is left as it is.",
+        epilog="example:\n  labkit student-edition --out handout     then hand out "
+               "handout/notebooks/", formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", metavar="DIR",
+                        help="where to write it (default: student-edition/, git-ignored)")
+    parser.add_argument("--lang", choices=tuple(i18n.LANGUAGES),
+                        help="language of the hints: en (default) or ko")
+    parser.set_defaults(func=command)

@@ -1,0 +1,1 @@
+"""The local Lambda: deployed functions really run, each in processes of its own."""

@@ -1,0 +1,1 @@
+"""The local SNS: what moto's SNS needs to deliver as AWS does."""
