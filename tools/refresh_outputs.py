@@ -1,4 +1,7 @@
-"""Keeping notebooks clean: only the outputs nbval compares are stored in the repository."""
+"""For maintainers: keep notebooks clean, storing only the outputs nbval compares.
+
+Run it as ``python3 tasks.py refresh-outputs`` after editing a notebook.
+"""
 
 from __future__ import annotations
 
@@ -52,8 +55,8 @@ def refresh(notebooks_dir: Path) -> None:
 
     import papermill
 
-    from labkit.batch import kernels as kernels
-    from labkit.local import cloud as cloud
+    from labkit.batch import kernels
+    from labkit.local import cloud
 
     with tempfile.TemporaryDirectory() as home, tempfile.TemporaryDirectory() as out:
         os.environ["LABKIT_HOME"] = home
