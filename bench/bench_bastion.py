@@ -33,7 +33,8 @@ sys.path.insert(0, str(ROOT))
 
 from labkit.bastion.machine import stress_program  # noqa: E402
 from labkit.local import cloud  # noqa: E402
-from labkit.batch.runner import default_notebooks, run_notebooks  # noqa: E402
+from labkit.batch.notebooks import default_notebooks
+from labkit.batch.run import run_notebooks  # noqa: E402
 
 
 def _lowest_priority() -> None:

@@ -117,10 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     faults.register_cli(local_sub)
 
     from .classroom import check as class_check
-    from .batch import runner
+    from .batch import command as batch_command
     from .classroom import student_edition
 
-    runner.register_cli(sub)
+    batch_command.register_cli(sub)
     class_check.register_cli(sub)
     student_edition.register_cli(sub)
     return parser

@@ -188,7 +188,7 @@ def check_command(args: argparse.Namespace) -> int:
                    time=datetime.now().strftime("%Y-%m-%d %H:%M"))
     _print_table(results, steps, title)
     if not args.no_report:
-        from ..batch.runner import find_project_root
+        from ..batch.notebooks import find_project_root
 
         out = Path(args.out) if args.out else find_project_root() / "runs" / (
             "check-" + datetime.now().strftime("%Y%m%d-%H%M%S"))

@@ -129,7 +129,7 @@ def rehearse(learners: Sequence[Learner], out_dir: Path, flags: Sequence[str], *
                                TimeElapsedColumn)
 
     from ..local import cloud
-    from ..batch.runner import default_notebooks, find_project_root
+    from ..batch.notebooks import default_notebooks, find_project_root
 
     console = Console()
     state, _, _ = cloud.up()

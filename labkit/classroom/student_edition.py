@@ -28,7 +28,7 @@ from .. import i18n
 from ..errors import LabError
 
 if TYPE_CHECKING:
-    import nbformat  # imported where used: it takes a second to load (see batch/runner.py)
+    import nbformat  # imported where used: it takes a second to load (see batch/report.py)
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
@@ -187,7 +187,7 @@ def build(notebooks: list[Path], out: Path) -> dict[str, int]:
 
 def command(args: argparse.Namespace) -> int:
     """``labkit student-edition``: build the student copy, print what it holds."""
-    from ..batch.runner import default_notebooks, find_project_root
+    from ..batch.notebooks import default_notebooks, find_project_root
 
     i18n.set_language(args.lang or "en")
     root = find_project_root()

@@ -17,7 +17,8 @@ import labkit
 from labkit.bastion import LocalBastion, ensure_local_bastion
 from labkit.errors import LabError
 from labkit.local import cloud
-from labkit.batch.runner import default_notebooks, run_notebooks
+from labkit.batch.notebooks import default_notebooks
+from labkit.batch.run import run_notebooks
 from labkit.checks.steps import run_checks
 from labkit.show.alarm_watch import watch_alarm
 

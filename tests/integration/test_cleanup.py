@@ -11,7 +11,7 @@ import pytest
 import labkit
 from labkit.bastion import ensure_local_bastion
 from labkit.inventory import inventory
-from labkit.batch.runner import run_notebooks
+from labkit.batch.run import run_notebooks
 from labkit.checks.steps import run_checks
 
 pytestmark = pytest.mark.integration

@@ -25,7 +25,8 @@ import labkit
 from labkit import i18n
 from labkit.events import mission_slack_test
 from labkit.local import cloud
-from labkit.batch.runner import default_notebooks, run_notebooks
+from labkit.batch.notebooks import default_notebooks
+from labkit.batch.run import run_notebooks
 from labkit.checks.steps import run_checks
 
 from .support import error_of, poll

@@ -13,7 +13,8 @@ import pytest
 import requests
 
 from labkit.local import cloud
-from labkit.batch.runner import default_notebooks, run_notebooks
+from labkit.batch.notebooks import default_notebooks
+from labkit.batch.run import run_notebooks
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

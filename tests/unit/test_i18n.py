@@ -19,7 +19,8 @@ from labkit.checks.report import CheckReport
 from labkit.config import LabConfig, check_lang
 from labkit.errors import LabError, explain
 from labkit.lab import Lab
-from labkit.batch.runner import PARAMETER_NAMES, parameters_from_args, register_cli
+from labkit.batch.command import register_cli
+from labkit.batch.parameters import PARAMETER_NAMES, parameters_from_args
 
 PACKAGE = Path(labkit.__file__).resolve().parent
 LOCALE = PACKAGE / "locale"

@@ -21,14 +21,14 @@ import pytest
 from filelock import FileLock, Timeout
 from nbformat.v4 import new_notebook
 
-from labkit.batch import runner
+from labkit.batch import run as runner
 from labkit.errors import LabError
 from labkit.local import cloud, processes
 from labkit.local import state as st
 
 PACKAGE = Path(__file__).resolve().parents[2] / "labkit"
-# What the local cloud's start-up runs: the CLI and runner, the lab facade and the cloud itself.
-STARTUP_MODULES = sorted([PACKAGE / "cli.py", PACKAGE / "batch" / "runner.py", PACKAGE / "lab.py",
+# What the local cloud's start-up runs: the CLI and the batch run, the lab facade and the cloud itself.
+STARTUP_MODULES = sorted([PACKAGE / "cli.py", *(PACKAGE / "batch").glob("*.py"), PACKAGE / "lab.py",
                           *(PACKAGE / "local").rglob("*.py")])
 POSIX_ONLY = {
     "fcntl": re.compile(r"^\s*(import fcntl|from fcntl import)", re.M),

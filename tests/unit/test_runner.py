@@ -18,18 +18,13 @@ import yaml
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from rich.console import Console
 
-from labkit.batch import runner
+from labkit.batch import notebooks, parameters, report
+from labkit.batch.command import register_cli
+from labkit.batch.notebooks import default_notebooks
+from labkit.batch.report import CHECKS_MIME, NotebookResult, render_summary
+from labkit.batch.run import RunInterrupted, run_notebooks
 from labkit.errors import LabError
 from labkit.masking import find_webhook_urls
-from labkit.batch.runner import (
-    CHECKS_MIME,
-    NotebookResult,
-    RunInterrupted,
-    default_notebooks,
-    register_cli,
-    render_summary,
-    run_notebooks,
-)
 
 KERNEL = "python3"
 # Shaped like a Slack webhook, but not a real one.
@@ -321,10 +316,10 @@ def test_flags_override_the_parameter_file(tmp_path):
     args = make_parser().parse_args(["run", "--params", str(params), "--region", "us-west-2",
                                      "--student", "kim"])
 
-    assert runner.parameters_from_args(args) == {
+    assert parameters.parameters_from_args(args) == {
         "target": "aws", "region": "us-west-2", "slack_channel": "alerts", "student": "kim"}
     # Nothing set: nothing passed, so the notebooks' defaults apply.
-    assert runner.parameters_from_args(make_parser().parse_args(["run"])) == {}
+    assert parameters.parameters_from_args(make_parser().parse_args(["run"])) == {}
 
 
 def test_parameter_file_with_unknown_name_is_refused(tmp_path):
@@ -332,7 +327,7 @@ def test_parameter_file_with_unknown_name_is_refused(tmp_path):
     params.write_text("target: aws\nregoin: eu-west-1\n")
 
     with pytest.raises(LabError, match="regoin"):
-        runner.load_parameter_file(params)
+        parameters.load_parameter_file(params)
 
 
 def test_help_shows_examples_and_flags(capsys):
@@ -370,12 +365,12 @@ def test_default_notebooks_sorted_and_selected(tmp_path):
 
 def test_project_root_is_found_upward_from_the_cwd(tmp_path):
     (tmp_path / "notebooks" / "data").mkdir(parents=True)
-    assert runner.find_project_root(tmp_path / "notebooks" / "data") == tmp_path
-    assert runner.find_project_root(tmp_path) == tmp_path
+    assert notebooks.find_project_root(tmp_path / "notebooks" / "data") == tmp_path
+    assert notebooks.find_project_root(tmp_path) == tmp_path
 
 
 def test_new_run_dirs_never_collide(tmp_path):
-    first, second = runner.new_run_dir(tmp_path), runner.new_run_dir(tmp_path)
+    first, second = notebooks.new_run_dir(tmp_path), notebooks.new_run_dir(tmp_path)
     assert first != second and first.is_dir() and second.is_dir()
     assert first.parent == second.parent == tmp_path / "runs"
 
@@ -389,7 +384,7 @@ def test_read_checks_accepts_json_text_bundles():
         CHECKS_MIME: {"passed": 1, "failed": 1,
                       "items": [{"ok": True, "text": "a"}, {"ok": False, "text": "b"}]}})]
 
-    assert runner.read_checks(nb) == (3, 1, 1, 4, "b")
+    assert report.read_checks(nb) == (3, 1, 1, 4, "b")
 
 
 def test_render_summary_has_a_row_per_notebook():

@@ -1,0 +1,81 @@
+"""Where the workbook's notebooks are: the project root, the notebooks in order, run folders."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+
+from ..errors import LabError
+
+
+_NOTEBOOK_NAME = re.compile(r"^(\d{2})_.+\.ipynb$")
+
+
+def find_project_root(start: Path | None = None) -> Path:
+    """The folder that holds ``notebooks/``: *start* (default: the cwd) or a parent of it.
+
+    Falls back to the folder next to the installed package, which is the project checkout.
+    """
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "notebooks").is_dir():
+            return folder
+    return Path(__file__).resolve().parents[2]
+
+
+def solution_root() -> Path:
+    """The workbook checkout this labkit comes from (its ``notebooks/`` are the solutions)."""
+    checkout = Path(__file__).resolve().parents[2]
+    return checkout if (checkout / "notebooks").is_dir() else find_project_root()
+
+
+def default_notebooks(root: Path, only: list[str] | None = None) -> list[Path]:
+    """The workbook's ``NN_name.ipynb`` notebooks, sorted, optionally narrowed by *only*.
+
+    *root* is the project root (its ``notebooks/`` folder is used) or the notebooks folder
+    itself. Each *only* item selects by number (``01`` or ``1``), by name (``slack_webhook``)
+    or by file name (``01_slack_webhook`` / ``01_slack_webhook.ipynb``). An item that matches
+    nothing raises :class:`LabError`, so a typo never silently runs fewer notebooks.
+    """
+    folder = root / "notebooks" if (root / "notebooks").is_dir() else root
+    notebooks = sorted(p for p in folder.glob("*.ipynb") if _NOTEBOOK_NAME.match(p.name))
+    if not only:
+        return notebooks
+
+    def matches(path: Path, item: str) -> bool:
+        number = _NOTEBOOK_NAME.match(path.name).group(1)  # type: ignore[union-attr]
+        if item.isdigit():
+            return int(item) == int(number)
+        return item in (path.name, path.stem, path.stem[3:])
+
+    for item in only:
+        if not any(matches(p, item) for p in notebooks):
+            names = ", ".join(p.stem for p in notebooks) or "none"
+            raise LabError(f"No notebook matches {item!r} in {folder}.",
+                           f"Use a number or a name; available: {names}.")
+    return [p for p in notebooks if any(matches(p, item) for item in only)]
+
+
+def new_run_dir(root: Path) -> Path:
+    """A new, empty ``runs/<YYYYmmdd-HHMMSS>`` folder under *root*."""
+    base = root / "runs" / datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder, n = base, 1
+    while folder.exists():  # two runs in the same second must not mix their copies
+        n += 1
+        folder = base.with_name(f"{base.name}-{n}")
+    folder.mkdir(parents=True)
+    return folder
+
+
+def notebooks_before(root: Path, step: str) -> list[Path]:
+    """The notebooks that come before *step* (a number like ``05``): what catch-up runs."""
+    if not step.isdigit():
+        raise LabError(f"{step!r} is not a step number.", "Give the notebook's number, e.g. 05.")
+    return [p for p in default_notebooks(root) if int(p.name[:2]) < int(step)]
+
+
+def with_cleanup_last(notebooks: list[Path], root: Path) -> list[Path]:
+    """*notebooks* with the cleanup notebook moved (or added) to the end."""
+    cleanup = [p for p in default_notebooks(root) if "cleanup" in p.stem]
+    return [p for p in notebooks if p not in cleanup] + cleanup
