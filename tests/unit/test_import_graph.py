@@ -184,6 +184,7 @@ def test_the_notebook_facade_is_above_what_it_uses() -> None:
     graph = import_graph()
     below = ["labkit.checks.steps", "labkit.checks.step_08", "labkit.inventory",
              "labkit.slack_faults"]
-    assert {"labkit.checks.steps", "labkit.inventory", "labkit.slack_faults"} <= graph["labkit.lab"]
+    used = {"labkit.checks.steps", "labkit.inventory", "labkit.slack_faults"}
+    assert used <= graph["labkit.lab"]
     for module in below:
         assert "labkit.lab" not in graph[module], f"{module} imports labkit.lab at run time"
