@@ -16,8 +16,7 @@ from botocore.exceptions import ClientError
 
 from .report import CheckReport, expect
 from ..i18n import t
-# Defined with the lab's other names; imported from here too (notebook 08 does).
-from ..names import FlakyNames, flaky_names  # noqa: F401
+from ..names import flaky_names
 
 if TYPE_CHECKING:
     from ..lab import Lab
