@@ -13,11 +13,12 @@ import urllib.parse
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from . import consistency, i18n
+from . import consistency, i18n, inventory
 from .checks import passed_steps as progress
 from .aws import Target, check_account
 from .config import LabConfig, check_lang
 from .errors import LabError, check_ours, read_tags, tags_as_dict
+from .inventory import Leftover
 from .slack_faults import SlackFaults
 from .local import cloud
 from .local.slack import api as slack_api
@@ -112,9 +113,7 @@ class Lab:
         read AWS denies becomes a LabError naming the permission to add (``lambda:ListTags``).
         Call it when a create call finds the name taken, before changing the resource.
         """
-        from .inventory import kind_label
-
-        label = kind_label(kind)
+        label = inventory.kind_label(kind)
         if callable(tags):
             tags = read_tags(kind, name, tags, label)
         check_ours(label, name, tags, self.tags)
@@ -124,6 +123,11 @@ class Lab:
         tags: for a cleanup that must leave everyone else's resources alone."""
         found = tags_as_dict(tags)
         return all(found.get(key) == value for key, value in self.tags.items())
+
+    def inventory(self) -> list[Leftover]:
+        """Everything still carrying this learner's lab tags on the target, each confirmed with
+        its own service (see :mod:`labkit.inventory`); ``labkit.inventory_table`` shows it."""
+        return inventory.inventory(self)
 
     # -- Slack -------------------------------------------------------------------------------
     def webhook(self, channel: str | None = None) -> SecretUrl:
@@ -227,6 +231,7 @@ class Lab:
 
     def check(self, step: str, **facts: Any) -> None:
         """Run the step's checks, show ✅/❌ per expectation, and raise if any failed."""
+        # Loaded at the first check, not with labkit: `import labkit` stays quick.
         from .checks.report import show_and_raise
         from .checks.steps import run_checks
 

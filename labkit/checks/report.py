@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import html
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from ..errors import LabError
-from ..i18n import t
+from ..i18n import has, t
 
 MIME = "application/vnd.labkit.checks+json"
 
@@ -81,6 +82,17 @@ class CheckReport:
             what = (t("checks.failed_first", first=first.text, **counts) if first
                     else t("checks.failed", **counts))
             raise LabError(what, first.hint if first and first.hint else t("checks.fix_above"))
+
+
+def expect(report: CheckReport, ok: Any, key: str, **fields: Any) -> bool:
+    """Record expectation *key* (``"02.topic_exists"``) in the current language.
+
+    Its text is the catalogue's ``check.<key>``, its hint ``check.<key>.hint`` when there is
+    one; *fields* fill both in.
+    """
+    hint_key = f"check.{key}.hint"
+    hint = t(hint_key, **fields) if has(hint_key) else ""
+    return report.expect(bool(ok), t(f"check.{key}", **fields), hint)
 
 
 def show_and_raise(report: CheckReport) -> CheckReport:

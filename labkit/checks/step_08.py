@@ -14,10 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from .report import CheckReport
+from .report import CheckReport, expect
 from ..i18n import t
-# Defined with the lab's other names; imported from here too (notebook 08 does).
-from ..names import FlakyNames, flaky_names  # noqa: F401
+from ..names import flaky_names
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -82,10 +81,6 @@ def step_08(lab: Lab, report: CheckReport, rate_limited: list[dict] | None = Non
             after_id: int = 0, **_: Any) -> None:
     """The expectations of notebook 08 (facts: the log lines of each scene, the dead-lettered
     message, the alarms' labels and the channel's last message id before the first one)."""
-    # Imported here: steps.py imports this module at its top, so a top-level import would be
-    # a cycle (whichever of the two is imported first would find the other half-made).
-    from .steps import expect
-
     names = flaky_names(lab.config.prefix)
     if lab.is_local and rate_limited is not None:
         expect(report, retried_within_one_invocation(rate_limited), "08.rate_limited")

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .. import i18n
-from .report import CheckReport
+from .report import CheckReport, expect
 from ..errors import LabError
 from ..events import first_message
 from ..functions import HANDLER
@@ -38,13 +38,6 @@ if TYPE_CHECKING:
 
 #: Default of the facts only a notebook hands over: "not given" differs from "given as None".
 NOT_GIVEN: Any = object()
-
-
-def expect(report: CheckReport, ok: Any, key: str, **fields: Any) -> bool:
-    """Record expectation *key* (``"02.topic_exists"``) in the current language."""
-    hint_key = f"check.{key}.hint"
-    hint = i18n.t(hint_key, **fields) if i18n.has(hint_key) else ""
-    return report.expect(bool(ok), i18n.t(f"check.{key}", **fields), hint)
 
 
 # ---------------------------------------------------------------------------------------------
