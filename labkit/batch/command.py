@@ -9,7 +9,9 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from ..defaults import DEFAULT_LANG, DEFAULT_SLACK_CHANNEL, DEFAULT_WEBHOOK_ENV
 from ..errors import LabError
+from ..parameters import PARAMETERS
 from .notebooks import (default_notebooks, find_project_root, new_run_dir, notebooks_before,
                         solution_root, with_cleanup_last)
 from .parameters import add_parameter_flags, parameters_from_args
@@ -27,7 +29,9 @@ The exit code is 1 if any notebook fails, 0 otherwise.
 """
 
 
-_EXAMPLES = """\
+_FILE_ONLY = [p.name for p in PARAMETERS if not p.flag]
+
+_EXAMPLES = f"""\
 examples:
   labkit run                                  run every notebook on the local target
   labkit run --only 01 02                     run notebooks 01 and 02 only
@@ -39,7 +43,9 @@ examples:
 A parameter file holds the same names, e.g.:
   target: aws
   student: kim
-  webhook_env: SLACK_WEBHOOK_URL
+  webhook_env: {DEFAULT_WEBHOOK_ENV}
+and it can set the parameters that have no flag:
+  {", ".join(_FILE_ONLY)}
 
 The webhook URL itself is never a parameter (papermill copies parameters into every
 executed notebook): export it in a variable and pass the variable's name with
@@ -154,7 +160,7 @@ def _rehearse(args: argparse.Namespace, out_dir: Path, console: Console) -> int:
     from ..classroom.rehearsal import rehearsal_command
     from ..classroom.roster import load_roster
 
-    i18n.set_language(args.lang or "en")
+    i18n.set_language(args.lang or DEFAULT_LANG)
 
     # The children always report progress: the rehearsal reads it to show the class's.
     flags: list[str] = ["--cleanup", args.cleanup]
@@ -174,7 +180,7 @@ def _rehearse(args: argparse.Namespace, out_dir: Path, console: Console) -> int:
         if args.workers is not None and args.workers < 1:
             raise LabError("--workers must be 1 or more.", "Leave it out to use one per core.")
         learners = load_roster(Path(args.students), default_channel=args.slack_channel
-                               or "project")
+                               or DEFAULT_SLACK_CHANNEL)
         return rehearsal_command(args, learners, out_dir, flags)
     except LabError as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
