@@ -15,7 +15,7 @@ from ..parameters import PARAMETERS
 from .notebooks import (default_notebooks, find_project_root, new_run_dir, notebooks_before,
                         solution_root, with_cleanup_last)
 from .parameters import add_parameter_flags, parameters_from_args
-from .report import print_report, write_summary_json
+from .report import print_report
 from .run import RunInterrupted, run_notebooks
 
 
@@ -134,15 +134,11 @@ def run_command(args: argparse.Namespace) -> int:
         return _rehearse(args, out_dir, console)
     interrupted = False
     try:
+        # Even after a failure: what the earlier notebooks made must not be left behind.
         cleanup = [p for p in notebooks if "cleanup" in p.stem] if args.cleanup == "always" else []
-        results = run_notebooks([p for p in notebooks if p not in cleanup], parameters, out_dir,
-                                kernel_name=args.kernel, progress=not args.quiet,
-                                stop_on_failure=not args.keep_going, console=console)
-        if cleanup:
-            # Even after a failure: what the earlier notebooks made must not be left behind.
-            results += run_notebooks(cleanup, parameters, out_dir, kernel_name=args.kernel,
-                                     progress=not args.quiet, console=console)
-            write_summary_json(out_dir, results, parameters)
+        results = run_notebooks(notebooks, parameters, out_dir, kernel_name=args.kernel,
+                                progress=not args.quiet, stop_on_failure=not args.keep_going,
+                                always_run=cleanup, console=console)
     except RunInterrupted as exc:
         results, interrupted = exc.results, True
 
