@@ -131,7 +131,7 @@ def check_known(names: Iterable[str], where: str, also: Iterable[str] = ()) -> N
                      names=", ".join(repr(name) for name in unknown)), " ".join(hints))
 
 
-def add_flag(parser: argparse.ArgumentParser | argparse._ActionsContainer, name: str,
+def add_flag(parser: argparse._ActionsContainer, name: str,
              help: str | None = None) -> None:
     """Add parameter *name*'s flag to *parser* (or an argument group), with *help* if given.
 
