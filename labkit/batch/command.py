@@ -131,7 +131,7 @@ def run_command(args: argparse.Namespace) -> int:
     else:
         out_dir = new_run_dir(root)
     if getattr(args, "students", None):
-        return _rehearse(args, out_dir, console)
+        return _rehearse(args, parameters, out_dir, console)
     interrupted = False
     try:
         # Even after a failure: what the earlier notebooks made must not be left behind.
@@ -150,24 +150,23 @@ def run_command(args: argparse.Namespace) -> int:
     return 1 if any(r.status == "failed" for r in results) else 0
 
 
-def _rehearse(args: argparse.Namespace, out_dir: Path, console: Console) -> int:
-    """``labkit run --students``: hand over to :mod:`labkit.classroom.rehearsal` with the shared flags."""
+def _rehearse(args: argparse.Namespace, parameters: dict[str, Any], out_dir: Path,
+              console: Console) -> int:
+    """``labkit run --students``: hand over to :mod:`labkit.classroom.rehearsal` with the
+    parameters set and the run's own options."""
     from .. import i18n
     from ..classroom.rehearsal import rehearsal_command
     from ..classroom.roster import load_roster
 
     i18n.set_language(args.lang or DEFAULT_LANG)
 
-    # The children always report progress: the rehearsal reads it to show the class's.
-    flags: list[str] = ["--cleanup", args.cleanup]
-    for name in ("region", "webhook_env", "lang", "kernel"):
-        value = getattr(args, name, None)
-        if value:
-            flags += ["--" + name.replace("_", "-"), str(value)]
+    options: list[str] = ["--cleanup", args.cleanup]
+    if args.kernel:
+        options += ["--kernel", args.kernel]
     if args.only:
-        flags += ["--only", *args.only]
+        options += ["--only", *args.only]
     if args.keep_going:
-        flags.append("--keep-going")
+        options.append("--keep-going")
     try:
         if args.student or args.params:
             raise LabError("--students runs the roster's learners; --student and --params do "
@@ -175,9 +174,11 @@ def _rehearse(args: argparse.Namespace, out_dir: Path, console: Console) -> int:
                            "--students.")
         if args.workers is not None and args.workers < 1:
             raise LabError("--workers must be 1 or more.", "Leave it out to use one per core.")
-        learners = load_roster(Path(args.students), default_channel=args.slack_channel
-                               or DEFAULT_SLACK_CHANNEL)
-        return rehearsal_command(args, learners, out_dir, flags)
+        shared = dict(parameters)
+        # The roster's learners without a channel of their own post to this one.
+        channel = shared.pop("slack_channel", DEFAULT_SLACK_CHANNEL)
+        learners = load_roster(Path(args.students), default_channel=channel)
+        return rehearsal_command(args, learners, out_dir, shared, options)
     except LabError as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         return 2
