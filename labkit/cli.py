@@ -16,6 +16,7 @@ import json
 import sys
 from typing import Sequence
 
+from .defaults import DEFAULT_SLACK_CHANNEL
 from .errors import explain
 from .local import cloud
 from .local.slack import api as slack_api
@@ -108,9 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     status = local_sub.add_parser("status", help="pid, ports, uptime and what it holds")
     status.add_argument("--json", action="store_true",
                         help="machine-readable, with the AWS endpoint and the local webhook URL")
-    status.add_argument("--channel", default="project",
+    status.add_argument("--channel", default=DEFAULT_SLACK_CHANNEL,
                         help="channel whose page status shows, and whose local webhook URL "
-                             "--json reports (default: project)")
+                             f"--json reports (default: {DEFAULT_SLACK_CHANNEL})")
     status.set_defaults(func=cmd_status)
     from . import slack_faults as faults
 

@@ -7,12 +7,11 @@ import re
 from dataclasses import dataclass, field
 
 from . import i18n
+from .defaults import DEFAULT_REGION, DEFAULT_SLACK_CHANNEL, DEFAULT_WEBHOOK_ENV
 from .errors import LabError
 from .i18n import t
 from .masking import find_webhook_urls
-
-TARGETS = ("local", "aws")
-DEFAULT_REGION = "ap-northeast-2"
+from .parameters import DEFAULTS, TARGETS
 
 _STUDENT = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 _CHANNEL = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,79}$")
@@ -76,7 +75,7 @@ def check_region(region: str, known: list[str] | None = None,
     if place:
         close = [place]
     what = (t("config.region.what", lang, region=region) if _REGION_SHAPE.match(region)
-            else t("config.region.what_shape", lang, region=region))
+            else t("config.region.what_shape", lang, region=region, default=DEFAULT_REGION))
     todo = (t("config.region.todo_hint", lang, close=close[0], default=DEFAULT_REGION) if close
             else t("config.region.todo", lang, default=DEFAULT_REGION))
     raise LabError(what, todo)
@@ -111,15 +110,18 @@ class LabConfig:
 
     ``lang``: the language of learner-facing messages, 'en' (default) or 'ko'; the errors of
     these parameters come out in it.
+
+    The fields are the parameters every notebook takes, with the defaults declared in
+    :mod:`labkit.parameters`; the checks of their values are here.
     """
 
-    target: str = "local"
-    region: str = DEFAULT_REGION
-    student: str = ""
-    slack_channel: str = "project"
-    webhook_env: str = "SLACK_WEBHOOK_URL"
-    expected_account_id: str = ""
-    lang: str = i18n.DEFAULT
+    target: str = DEFAULTS["target"]
+    region: str = DEFAULTS["region"]
+    student: str = DEFAULTS["student"]
+    slack_channel: str = DEFAULTS["slack_channel"]
+    webhook_env: str = DEFAULTS["webhook_env"]
+    expected_account_id: str = DEFAULTS["expected_account_id"]
+    lang: str = DEFAULTS["lang"]
     known_regions: list[str] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -136,14 +138,14 @@ class LabConfig:
         channel = self.slack_channel.lstrip("#")
         if not _CHANNEL.match(channel):
             raise LabError(t("config.channel.what", lang, channel=self.slack_channel),
-                           t("config.channel.todo", lang))
+                           t("config.channel.todo", lang, default=DEFAULT_SLACK_CHANNEL))
         object.__setattr__(self, "slack_channel", channel)
         if find_webhook_urls(self.webhook_env) or "://" in self.webhook_env:
             raise LabError(t("config.webhook_env.url.what", lang),
-                           t("config.webhook_env.url.todo", lang))
+                           t("config.webhook_env.url.todo", lang, default=DEFAULT_WEBHOOK_ENV))
         if not _ENV_NAME.match(self.webhook_env):
             raise LabError(t("config.webhook_env.name.what", lang, name=self.webhook_env),
-                           t("config.webhook_env.name.todo", lang))
+                           t("config.webhook_env.name.todo", lang, default=DEFAULT_WEBHOOK_ENV))
         object.__setattr__(self, "expected_account_id",
                            check_account_id(self.expected_account_id, lang))
 

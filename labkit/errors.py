@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .defaults import DEFAULT_REGION
 from .i18n import t
 
 
@@ -161,7 +162,7 @@ def explain(exc: BaseException) -> tuple[str, str] | None:
     if isinstance(exc, (UnauthorizedSSOTokenError, TokenRetrievalError, SSOError)):
         return t("errors.sso.what"), t("errors.sso.todo")
     if isinstance(exc, NoRegionError):
-        return t("errors.no_region.what"), t("errors.no_region.todo")
+        return t("errors.no_region.what"), t("errors.no_region.todo", default=DEFAULT_REGION)
     if isinstance(exc, EndpointConnectionError):
         url = str(getattr(exc, "kwargs", {}).get("endpoint_url", ""))
         if "127.0.0.1" in url or "localhost" in url:

@@ -13,8 +13,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .defaults import DEFAULT_LANG
+
 LANGUAGES: dict[str, str] = {"en": "English", "ko": "한국어"}
-DEFAULT = "en"
+DEFAULT = DEFAULT_LANG
 _LOCALE = Path(__file__).resolve().parent / "locale"
 _current = DEFAULT
 

@@ -27,6 +27,7 @@ from .show.pipeline import Table
 from .i18n import t
 from .names import (LOCAL_ONLY, Names, kms_tag_list, names_for, plan, standard_tags,
                     tag_list)
+from .parameters import DEFAULTS, SHARED, as_flags, check_known
 from .webhook import SecretUrl, check_webhook_url
 
 # Variables this kernel gets for the local target, so `!aws ...` cells and plain
@@ -214,14 +215,10 @@ class Lab:
         step = step or self.step
         if not step:
             raise LabError(t("lab.catch_up.no_step.what"), t("lab.catch_up.no_step.todo"))
+        # Every parameter this lab holds; the empty ones (no student, no account) left out.
+        parameters = {name: getattr(self.config, name) or None for name in SHARED}
         command = [sys.executable, "-m", "labkit", "catch-up", step, "-q",
-                   "--target", self.config.target, "--region", self.config.region,
-                   "--slack-channel", self.config.slack_channel,
-                   "--webhook-env", self.config.webhook_env, "--lang", self.config.lang]
-        if self.config.student:
-            command += ["--student", self.config.student]
-        if self.config.expected_account_id:
-            command += ["--expected-account-id", self.config.expected_account_id]
+                   *as_flags(parameters)]
         done = subprocess.run(command, capture_output=True, text=True)
         print(done.stdout[-3000:])
         if done.returncode != 0:
@@ -349,17 +346,22 @@ def _point_kernel_at(state: st.CloudState | None, region: str) -> None:
         os.environ[key] = wanted[key]
 
 
-def start(target: str = "local", region: str = "ap-northeast-2", student: str = "",
-          slack_channel: str = "project", webhook_env: str = "SLACK_WEBHOOK_URL",
-          step: str = "", expected_account_id: str = "", lang: str = "en",
-          **unused: Any) -> Lab:
+def start(target: str = DEFAULTS["target"], region: str = DEFAULTS["region"],
+          student: str = DEFAULTS["student"], slack_channel: str = DEFAULTS["slack_channel"],
+          webhook_env: str = DEFAULTS["webhook_env"], step: str = "",
+          expected_account_id: str = DEFAULTS["expected_account_id"],
+          lang: str = DEFAULTS["lang"], **notebook_parameters: Any) -> Lab:
     """Check the parameters, reach the target (starting the local cloud if needed), return a Lab.
 
-    *step* is the calling notebook's number ("03"): the summary lists what it creates, and
-    ``lab.catch_up()`` runs the notebooks before it. *expected_account_id* (target aws): refuse
-    any other account; ignored on the local target. *lang* ('en' or 'ko') is the language of
-    every message labkit shows from now on. Extra keyword arguments are accepted and ignored,
-    so a notebook can pass its whole parameters cell.
+    The keywords are the parameters every notebook takes (see :mod:`labkit.parameters`, where
+    their defaults are declared). *step* is the calling notebook's number ("03"): the summary
+    lists what it creates, and ``lab.catch_up()`` runs the notebooks before it.
+    *expected_account_id* (target aws): refuse any other account; ignored on the local target.
+    *lang* ('en' or 'ko') is the language of every message labkit shows from now on.
+
+    A notebook's own parameters (``bastion_cpu``, ...) are accepted too and left to the
+    notebook, so it can pass its whole parameters cell; a name that is no notebook parameter
+    at all is a LabError that names the nearest one.
     """
     from .show.tracebacks import install_error_display
 
@@ -367,6 +369,7 @@ def start(target: str = "local", region: str = "ap-northeast-2", student: str = 
     # Before any other check, so that a mistake in the other parameters is already explained
     # in the learner's language.
     lang = i18n.set_language(check_lang(lang))
+    check_known(notebook_parameters, "labkit.start()", also=["step"])
     config = LabConfig(target=target, region=region, student=student,
                        slack_channel=slack_channel, webhook_env=webhook_env,
                        expected_account_id=expected_account_id, lang=lang)

@@ -25,6 +25,7 @@ import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .defaults import DEFAULT_SLACK_CHANNEL
 from .errors import LabError
 from .i18n import t
 from .local import cloud
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 
 def fault_request(kind: str, count: int | None = 1, *, always: bool = False,
                   retry_after: int | None = None, delay_ms: int | None = None,
-                  channel: str = "project") -> dict[str, Any]:
+                  channel: str = DEFAULT_SLACK_CHANNEL) -> dict[str, Any]:
     """The JSON body that plans one fault, checked here first; LabError says what to change."""
     body: dict[str, Any] = {"channel": channel.removeprefix("#"), "kind": str(kind)}
     if always:
@@ -60,7 +61,7 @@ def fault_request(kind: str, count: int | None = 1, *, always: bool = False,
 class SlackFaults:
     """Fault plans of one local Slack; *channel* is the default webhook they apply to."""
 
-    def __init__(self, slack_http_url: str, channel: str = "project") -> None:
+    def __init__(self, slack_http_url: str, channel: str = DEFAULT_SLACK_CHANNEL) -> None:
         self.slack_http_url = slack_http_url
         self.channel = channel.removeprefix("#")
 
@@ -73,7 +74,7 @@ class SlackFaults:
 
     @classmethod
     def for_running_cloud(cls, home: Path | None = None,
-                          channel: str = "project") -> SlackFaults:
+                          channel: str = DEFAULT_SLACK_CHANNEL) -> SlackFaults:
         """The fault plans of the local cloud running for *home* (the CLI's way in)."""
         found = cloud.find(home)
         if found.state is None:
@@ -175,8 +176,9 @@ def register_cli(local_subparsers: Any) -> argparse.ArgumentParser:
         if kind == "delay":
             sub.add_argument("--ms", type=int, default=None, metavar="MS",
                              help="milliseconds to wait before answering (default: 1000)")
-        sub.add_argument("--channel", default="project",
-                         help="the channel whose webhook misbehaves (default: project)")
+        sub.add_argument("--channel", default=DEFAULT_SLACK_CHANNEL,
+                         help="the channel whose webhook misbehaves (default: "
+                              f"{DEFAULT_SLACK_CHANNEL})")
         sub.set_defaults(func=cmd_fault, kind=kind)
 
     listing = actions.add_parser("list", help="the faults still to come")
@@ -200,7 +202,7 @@ def cmd_fault(args: argparse.Namespace) -> int:
 
 def cmd_fault_list(args: argparse.Namespace) -> int:
     """``labkit local fault list``: the faults still to come."""
-    faults = SlackFaults.for_running_cloud(channel=args.channel or "project")
+    faults = SlackFaults.for_running_cloud(channel=args.channel or DEFAULT_SLACK_CHANNEL)
     pending = faults.pending(every_channel=args.channel is None)
     if args.json:
         print(json.dumps(pending, indent=2))
@@ -211,7 +213,7 @@ def cmd_fault_list(args: argparse.Namespace) -> int:
 
 def cmd_fault_clear(args: argparse.Namespace) -> int:
     """``labkit local fault clear``: forget planned faults."""
-    faults = SlackFaults.for_running_cloud(channel=args.channel or "project")
+    faults = SlackFaults.for_running_cloud(channel=args.channel or DEFAULT_SLACK_CHANNEL)
     cleared = faults.clear(every_channel=args.channel is None)
     where = f"#{faults.channel}" if args.channel else t("faults.every_channel")
     print(t("faults.cleared", count=cleared, where=where))

@@ -9,11 +9,13 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from ..defaults import DEFAULT_LANG, DEFAULT_SLACK_CHANNEL, DEFAULT_WEBHOOK_ENV
 from ..errors import LabError
+from ..parameters import PARAMETERS
 from .notebooks import (default_notebooks, find_project_root, new_run_dir, notebooks_before,
                         solution_root, with_cleanup_last)
 from .parameters import add_parameter_flags, parameters_from_args
-from .report import print_report, write_summary_json
+from .report import print_report
 from .run import RunInterrupted, run_notebooks
 
 
@@ -27,7 +29,9 @@ The exit code is 1 if any notebook fails, 0 otherwise.
 """
 
 
-_EXAMPLES = """\
+_FILE_ONLY = [p.name for p in PARAMETERS if not p.flag]
+
+_EXAMPLES = f"""\
 examples:
   labkit run                                  run every notebook on the local target
   labkit run --only 01 02                     run notebooks 01 and 02 only
@@ -39,7 +43,9 @@ examples:
 A parameter file holds the same names, e.g.:
   target: aws
   student: kim
-  webhook_env: SLACK_WEBHOOK_URL
+  webhook_env: {DEFAULT_WEBHOOK_ENV}
+and it can set the parameters that have no flag:
+  {", ".join(_FILE_ONLY)}
 
 The webhook URL itself is never a parameter (papermill copies parameters into every
 executed notebook): export it in a variable and pass the variable's name with
@@ -125,18 +131,14 @@ def run_command(args: argparse.Namespace) -> int:
     else:
         out_dir = new_run_dir(root)
     if getattr(args, "students", None):
-        return _rehearse(args, out_dir, console)
+        return _rehearse(args, parameters, out_dir, console)
     interrupted = False
     try:
+        # Even after a failure: what the earlier notebooks made must not be left behind.
         cleanup = [p for p in notebooks if "cleanup" in p.stem] if args.cleanup == "always" else []
-        results = run_notebooks([p for p in notebooks if p not in cleanup], parameters, out_dir,
-                                kernel_name=args.kernel, progress=not args.quiet,
-                                stop_on_failure=not args.keep_going, console=console)
-        if cleanup:
-            # Even after a failure: what the earlier notebooks made must not be left behind.
-            results += run_notebooks(cleanup, parameters, out_dir, kernel_name=args.kernel,
-                                     progress=not args.quiet, console=console)
-            write_summary_json(out_dir, results, parameters)
+        results = run_notebooks(notebooks, parameters, out_dir, kernel_name=args.kernel,
+                                progress=not args.quiet, stop_on_failure=not args.keep_going,
+                                always_run=cleanup, console=console)
     except RunInterrupted as exc:
         results, interrupted = exc.results, True
 
@@ -148,24 +150,23 @@ def run_command(args: argparse.Namespace) -> int:
     return 1 if any(r.status == "failed" for r in results) else 0
 
 
-def _rehearse(args: argparse.Namespace, out_dir: Path, console: Console) -> int:
-    """``labkit run --students``: hand over to :mod:`labkit.classroom.rehearsal` with the shared flags."""
+def _rehearse(args: argparse.Namespace, parameters: dict[str, Any], out_dir: Path,
+              console: Console) -> int:
+    """``labkit run --students``: hand over to :mod:`labkit.classroom.rehearsal` with the
+    parameters set and the run's own options."""
     from .. import i18n
     from ..classroom.rehearsal import rehearsal_command
     from ..classroom.roster import load_roster
 
-    i18n.set_language(args.lang or "en")
+    i18n.set_language(args.lang or DEFAULT_LANG)
 
-    # The children always report progress: the rehearsal reads it to show the class's.
-    flags: list[str] = ["--cleanup", args.cleanup]
-    for name in ("region", "webhook_env", "lang", "kernel"):
-        value = getattr(args, name, None)
-        if value:
-            flags += ["--" + name.replace("_", "-"), str(value)]
+    options: list[str] = ["--cleanup", args.cleanup]
+    if args.kernel:
+        options += ["--kernel", args.kernel]
     if args.only:
-        flags += ["--only", *args.only]
+        options += ["--only", *args.only]
     if args.keep_going:
-        flags.append("--keep-going")
+        options.append("--keep-going")
     try:
         if args.student or args.params:
             raise LabError("--students runs the roster's learners; --student and --params do "
@@ -173,9 +174,11 @@ def _rehearse(args: argparse.Namespace, out_dir: Path, console: Console) -> int:
                            "--students.")
         if args.workers is not None and args.workers < 1:
             raise LabError("--workers must be 1 or more.", "Leave it out to use one per core.")
-        learners = load_roster(Path(args.students), default_channel=args.slack_channel
-                               or "project")
-        return rehearsal_command(args, learners, out_dir, flags)
+        shared = dict(parameters)
+        # The roster's learners without a channel of their own post to this one.
+        channel = shared.pop("slack_channel", DEFAULT_SLACK_CHANNEL)
+        learners = load_roster(Path(args.students), default_channel=channel)
+        return rehearsal_command(args, learners, out_dir, shared, options)
     except LabError as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         return 2

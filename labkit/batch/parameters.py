@@ -8,14 +8,13 @@ from typing import Any
 
 import yaml
 
+from ..defaults import DEFAULT_WEBHOOK_ENV
 from ..errors import LabError
 from ..masking import find_webhook_urls
+from ..parameters import NAMES, PARAMETERS, add_flag, check_known
 
-
-#: The parameters the notebooks share (see the cell tagged ``parameters`` in each notebook).
-PARAMETER_NAMES = ("target", "region", "student", "slack_channel", "webhook_env",
-                   "expected_account_id", "bastion_instance_id", "bastion_launch",
-                   "bastion_vcpus", "bastion_cpu", "alarm_quick_test", "alarm_period", "lang")
+#: The notebook parameters a batch run takes (declared in :mod:`labkit.parameters`).
+PARAMETER_NAMES = NAMES
 
 
 def check_parameters(parameters: dict[str, Any]) -> None:
@@ -29,7 +28,7 @@ def check_parameters(parameters: dict[str, Any]) -> None:
             raise LabError(
                 f"The value of {name!r} looks like a Slack webhook URL; it must not be a "
                 "parameter (papermill copies parameters into every executed notebook).",
-                "Put the URL in an environment variable (export SLACK_WEBHOOK_URL=...) and "
+                f"Put the URL in an environment variable (export {DEFAULT_WEBHOOK_ENV}=...) and "
                 "pass that variable's NAME with --webhook-env.")
 
 
@@ -52,10 +51,7 @@ def load_parameter_file(path: Path) -> dict[str, Any]:
         raise LabError(f"{path} must hold a mapping such as 'target: aws', not a "
                        f"{type(data).__name__}.", "Write one 'name: value' per line.")
     parameters = {str(key).replace("-", "_"): value for key, value in data.items()}
-    unknown = sorted(set(parameters) - set(PARAMETER_NAMES))
-    if unknown:
-        raise LabError(f"Unknown parameter(s) in {path}: {', '.join(unknown)}.",
-                       f"Known parameters: {', '.join(PARAMETER_NAMES)}.")
+    check_known(sorted(parameters), str(path))
     return parameters
 
 
@@ -95,29 +91,8 @@ def notebook_parameters(path: Path, parameters: dict[str, Any]) -> dict[str, Any
 def add_parameter_flags(parser: argparse.ArgumentParser) -> None:
     """The notebook-parameter flags shared by ``labkit run`` and ``labkit catch-up``."""
     params = parser.add_argument_group("notebook parameters (default: each notebook's own)")
-    # Defaults are None so that only what the user set is passed to the notebooks.
-    params.add_argument("--target", choices=("local", "aws"),
-                        help="where the lab runs: this machine or a real AWS account")
-    params.add_argument("--region", help="AWS region code (notebooks default to ap-northeast-2)")
-    params.add_argument("--student", help="your name, used in AWS resource names (e.g. kim)")
-    params.add_argument("--slack-channel", dest="slack_channel", metavar="CHANNEL",
-                        help="Slack channel to post to (notebooks default to 'project')")
-    params.add_argument("--webhook-env", dest="webhook_env", metavar="VAR",
-                        help="NAME of the environment variable holding the Slack webhook URL "
-                             "(notebooks default to SLACK_WEBHOOK_URL)")
-    params.add_argument("--expected-account-id", dest="expected_account_id", metavar="ID",
-                        help="aws: refuse to run in any other account than this 12-digit id")
-    params.add_argument("--bastion-cpu", dest="bastion_cpu", choices=("measured", "scripted"),
-                        help="local: 'measured' runs a real load on the bastion and measures it "
-                             "(notebook default); 'scripted' publishes the same figures on any "
-                             "computer, in the least time")
-    params.add_argument("--bastion-vcpus", dest="bastion_vcpus", type=int, metavar="N",
-                        help="local: the bastion's vCPUs (notebook default 2, as a t3.micro)")
-    params.add_argument("--alarm-quick-test", dest="alarm_quick_test", action="store_const",
-                        const=True, help="aws: set the alarm to ALARM by hand instead of "
-                                         "waiting for the load (a test of its actions)")
-    params.add_argument("--lang", choices=("en", "ko"),
-                        help="language of labkit's messages in the notebooks: en (English) or "
-                             "ko (Korean)")
+    for parameter in PARAMETERS:
+        if parameter.flag:
+            add_flag(params, parameter.name)
     params.add_argument("--params", metavar="FILE.yaml",
                         help="YAML file with parameters; flags override its values")

@@ -125,8 +125,14 @@ def mask_notebook_file(path: Path) -> int:
 
 
 def write_summary_json(out_dir: Path, results: list[NotebookResult],
-                       parameters: dict[str, Any]) -> Path:
-    """Write ``summary.json`` (parameters and one entry per notebook) into *out_dir*."""
+                       parameters: dict[str, Any], finished: bool = True) -> Path:
+    """Write ``summary.json`` (parameters and one entry per notebook) into *out_dir*.
+
+    A run writes it after every notebook with *finished* false (``"finished": null``), and
+    once more at the end with the time it finished: whoever follows the run from outside (a
+    class rehearsal) reads each outcome as it comes, and a run that dies part-way still leaves
+    the outcomes it had.
+    """
     notebooks = []
     for result in results:
         entry = asdict(result)
@@ -135,7 +141,7 @@ def write_summary_json(out_dir: Path, results: list[NotebookResult],
         entry["checks"] = result.checks
         notebooks.append(entry)
     summary = {
-        "finished": datetime.now().isoformat(timespec="seconds"),
+        "finished": datetime.now().isoformat(timespec="seconds") if finished else None,
         "parameters": parameters,
         "passed": all(r.status != "failed" for r in results),
         "notebooks": notebooks,
@@ -143,6 +149,15 @@ def write_summary_json(out_dir: Path, results: list[NotebookResult],
     path = out_dir / "summary.json"
     path.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
+
+
+def read_summary_json(out_dir: Path) -> dict[str, Any] | None:
+    """The ``summary.json`` of *out_dir*, or None when there is none yet (or it is being
+    written at this very moment: read it again a little later)."""
+    try:
+        return json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def render_summary(results: list[NotebookResult]) -> Table:

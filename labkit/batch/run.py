@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from rich.console import Console
 
@@ -140,14 +140,17 @@ def _run_one(path: Path, parameters: dict[str, Any], out_dir: Path, kernel_name:
 
 def run_notebooks(notebooks: list[Path], parameters: dict[str, Any], out_dir: Path, *,
                   kernel_name: str | None = None, progress: bool = True,
-                  stop_on_failure: bool = True,
+                  stop_on_failure: bool = True, always_run: Sequence[Path] = (),
                   console: Console | None = None) -> list[NotebookResult]:
     """Execute *notebooks* in order with *parameters*, writing executed copies to *out_dir*.
 
     Only the parameters a notebook's ``parameters`` cell defines are injected into it. With
-    *stop_on_failure* the notebooks after the first failure are marked ``skipped``.
-    ``summary.json`` is written to *out_dir*. Raises :class:`LabError` if a parameter value
-    looks like a webhook URL, and :class:`RunInterrupted` (with the results so far) on Ctrl-C.
+    *stop_on_failure* the notebooks after the first failure are marked ``skipped``, except
+    those in *always_run* (the cleanup notebook, so nothing is left behind).
+    ``summary.json`` in *out_dir* is rewritten after every notebook (see
+    :func:`~labkit.batch.report.write_summary_json`). Raises :class:`LabError` if a parameter
+    value looks like a webhook URL, and :class:`RunInterrupted` (with the results so far) on
+    Ctrl-C.
     """
     check_parameters(parameters)
     console = console or Console()
@@ -155,6 +158,7 @@ def run_notebooks(notebooks: list[Path], parameters: dict[str, Any], out_dir: Pa
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     notebooks = [Path(p).resolve() for p in notebooks]
+    always_run = {Path(p).resolve() for p in always_run}
     # Kernels inherit it: nothing renders widgets in a batch run, so labkit prints instead.
     os.environ["LABKIT_BATCH"] = "1"
 
@@ -163,13 +167,15 @@ def run_notebooks(notebooks: list[Path], parameters: dict[str, Any], out_dir: Pa
     try:
         with reporter_for(console, progress) as reporter:
             for number, path in enumerate(notebooks, start=1):
-                if stop_on_failure and any(r.status == "failed" for r in results):
+                if (stop_on_failure and path not in always_run
+                        and any(r.status == "failed" for r in results)):
                     result = NotebookResult(notebook=path.name, status="skipped")
                 else:
                     reporter.start_notebook(number, total, path.name)
                     result = _run_one(path, parameters, out_dir, kernel_name, reporter)
                 results.append(result)
                 reporter.finished(number, total, result)
+                write_summary_json(out_dir, results, parameters, finished=False)
     except KeyboardInterrupt:
         current = len(results)
         if current < total:

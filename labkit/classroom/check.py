@@ -17,14 +17,18 @@ from .. import i18n
 from ..aws import Target
 from ..checks.report import CheckReport
 from ..config import LabConfig
+from ..defaults import DEFAULT_LANG
 from ..errors import LabError
 from ..lab import Lab
 from ..local import cloud
 from ..local import state as st
+from ..parameters import DEFAULTS, add_flag
 from .roster import Learner, load_roster
 from ..checks.steps import STEPS, run_checks
 
 DEFAULT_STEPS = ("00", "01", "02", "03", "04", "05", "06")
+#: The notebook parameters every learner of a ``labkit check`` shares (set by its flags).
+CLASS_PARAMETERS = ("target", "region", "webhook_env", "expected_account_id")
 ICONS = {"passed": "✅", "failed": "❌", "none": "–"}
 
 
@@ -160,10 +164,13 @@ def _print_table(results: Sequence[LearnerProgress], steps: Sequence[str], title
 
 def check_command(args: argparse.Namespace) -> int:
     """Carry out ``labkit check``; 0 when every required step passed for every learner."""
-    i18n.set_language(args.lang or "en")
+    i18n.set_language(args.lang or DEFAULT_LANG)
     steps = parse_steps(args.steps)
     required = parse_steps(args.required) if args.required else steps
-    channel = args.slack_channel or "project"
+    channel = args.slack_channel or DEFAULTS["slack_channel"]
+    # The parameters the learners share: what was given, the rest as in the notebooks.
+    given = {name: getattr(args, name) for name in CLASS_PARAMETERS
+             if getattr(args, name) is not None}
     if args.students:
         learners = load_roster(Path(args.students), default_channel=channel)
     else:
@@ -176,15 +183,11 @@ def check_command(args: argparse.Namespace) -> int:
         task = shown.add_task("", total=len(learners))
         for learner in learners:
             shown.update(task, description=learner.student or "(none)")
-            config = LabConfig(target=args.target or "local",
-                               region=args.region or "ap-northeast-2", student=learner.student,
-                               slack_channel=learner.slack_channel,
-                               webhook_env=args.webhook_env or "SLACK_WEBHOOK_URL",
-                               expected_account_id=args.expected_account_id or "",
-                               lang=i18n.language())
+            config = LabConfig(**given, student=learner.student,
+                               slack_channel=learner.slack_channel, lang=i18n.language())
             results.append(check_learner(config, steps))
             shown.advance(task)
-    title = i18n.t("classroom.check.title", target=args.target or "local",
+    title = i18n.t("classroom.check.title", target=args.target or DEFAULTS["target"],
                    time=datetime.now().strftime("%Y-%m-%d %H:%M"))
     _print_table(results, steps, title)
     if not args.no_report:
@@ -222,24 +225,24 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
                "passed for everyone, 1 otherwise, 2 on a usage error.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     who = parser.add_mutually_exclusive_group()
-    who.add_argument("--student", help="the learner's id (default: none, as in the notebooks)")
+    add_flag(who, "student", help="the learner's id (default: none, as in the notebooks)")
     who.add_argument("--students", metavar="FILE", help="a class roster (see below)")
     parser.add_argument("--steps", default=f"{DEFAULT_STEPS[0]}-{DEFAULT_STEPS[-1]}",
                         help="steps to check, e.g. 00-06 (default), 07 after the cleanup, or "
                              "08")
     parser.add_argument("--required", metavar="STEPS",
                         help="steps that must pass for exit status 0 (default: all checked)")
-    parser.add_argument("--target", choices=("local", "aws"), help="default: local")
-    parser.add_argument("--region", help="default: ap-northeast-2")
-    parser.add_argument("--slack-channel", dest="slack_channel", metavar="CHANNEL",
-                        help="the channel of learners without one in the roster "
-                             "(default: project)")
-    parser.add_argument("--webhook-env", dest="webhook_env", metavar="VAR",
-                        help="aws: NAME of the variable with the webhook URL, to compare the "
-                             "decrypted one with (optional)")
-    parser.add_argument("--expected-account-id", dest="expected_account_id", metavar="ID",
-                        help="aws: refuse any other account")
-    parser.add_argument("--lang", choices=tuple(i18n.LANGUAGES), help="en (default) or ko")
+    # The notebook parameters it takes, with what each means here.
+    add_flag(parser, "target", help=f"default: {DEFAULTS['target']}")
+    add_flag(parser, "region", help=f"default: {DEFAULTS['region']}")
+    add_flag(parser, "slack_channel", help="the channel of learners without one in the roster "
+                                          f"(default: {DEFAULTS['slack_channel']})")
+    add_flag(parser, "webhook_env", help="aws: NAME of the variable with the webhook URL, to "
+                                        "compare the decrypted one with (optional)")
+    add_flag(parser, "expected_account_id", help="aws: refuse any other account")
+    add_flag(parser, "lang", help=f"{DEFAULTS['lang']} (default) or "
+                                  + " or ".join(code for code in i18n.LANGUAGES
+                                                if code != DEFAULTS["lang"]))
     parser.add_argument("--out", metavar="DIR",
                         help="folder for check.csv and check.md (default: runs/check-<time>/)")
     parser.add_argument("--no-report", action="store_true", help="print the table only")

@@ -1,9 +1,10 @@
 """Class rehearsal: the whole lab for every learner of a roster, on one local cloud.
 
 ``labkit run --students FILE`` starts one ``labkit run --student ID`` per learner, at most
-*workers* at a time, and follows their progress lines to show the class's overall progress.
-Each learner's executed notebooks and ``summary.json`` land in ``<run folder>/<id>/``; the
-rehearsal adds ``rehearsal.csv`` and ``rehearsal.md`` (learner × notebook) next to them.
+*workers* at a time. Each learner's executed notebooks, ``summary.json`` and ``run.log`` (what
+the run printed) land in ``<run folder>/<id>/``; the rehearsal follows each learner's
+``summary.json``, which the run rewrites after every notebook, to show the class's progress,
+and adds ``rehearsal.csv`` and ``rehearsal.md`` (learner × notebook) next to them.
 
 Notebooks that load the machine's CPU (06) take a machine-wide lock in ``labkit run``, so
 one learner's load never keeps another learner's alarm up.
@@ -12,24 +13,23 @@ one learner's load never keeps another learner's alarm up.
 from __future__ import annotations
 
 import csv
-import json
 import os
-import re
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .. import i18n
+from ..batch.report import read_summary_json
 from ..errors import LabError
 from ..local.slack import api as slack_api
+from ..parameters import as_flags
 from .roster import Learner
 
-# "[3/8] 02_sns_topic.ipynb passed in 1.4 s, checks 4/4" from labkit run's plain progress.
-_FINISHED = re.compile(r"^\[(\d+)/(\d+)\] (\S+\.ipynb) (passed|failed|skipped)\b")
 ICONS = {"passed": "✅", "failed": "❌", "skipped": "⏭"}
 
 
@@ -49,35 +49,38 @@ class LearnerRun:
 
 def learner_command(learner: Learner, folder: Path, flags: Sequence[str]) -> list[str]:
     """The ``labkit run`` command line for one learner (*flags*: the shared options)."""
-    return [sys.executable, "-m", "labkit", "run", "--student", learner.student,
-            "--slack-channel", learner.slack_channel, "--out", str(folder), *flags]
-
-
-def finished_line(line: str) -> tuple[str, str] | None:
-    """``(notebook, status)`` when *line* reports a finished notebook, else None."""
-    match = _FINISHED.match(line.strip())
-    return (match.group(3), match.group(4)) if match else None
+    own = as_flags({"student": learner.student, "slack_channel": learner.slack_channel})
+    return [sys.executable, "-m", "labkit", "run", *own, "--out", str(folder), *flags]
 
 
 def run_learner(learner: Learner, folder: Path, flags: Sequence[str],
-                on_notebook: Callable[[Learner, str, str], None]) -> LearnerRun:
-    """Run the lab for *learner* in a child process; *on_notebook* hears each finished one."""
+                on_notebook: Callable[[Learner, str, str], None],
+                poll_seconds: float = 0.5) -> LearnerRun:
+    """Run the lab for *learner* in a child process; *on_notebook* hears each finished one.
+
+    The outcomes are read from the ``summary.json`` the child rewrites in *folder* after every
+    notebook; what it prints goes to ``run.log``, for people.
+    """
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / "summary.json").unlink(missing_ok=True)  # an earlier run's outcomes do not count
     run = LearnerRun(learner, folder)
-    env = dict(os.environ, COLUMNS="200")  # one progress line per notebook, unwrapped
+    env = dict(os.environ, COLUMNS="200")  # one progress line per notebook in the log
+    heard = 0
     with open(folder / "run.log", "w", encoding="utf-8") as log:
-        child = subprocess.Popen(learner_command(learner, folder, flags), stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, text=True, env=env)
-        assert child.stdout is not None
-        for line in child.stdout:
-            log.write(line)
-            done = finished_line(line)
-            if done:
-                on_notebook(learner, *done)
-        run.exit_code = child.wait()
-    summary = folder / "summary.json"
-    if summary.exists():
-        run.notebooks = json.loads(summary.read_text(encoding="utf-8"))["notebooks"]
+        child = subprocess.Popen(learner_command(learner, folder, flags), stdout=log,
+                                 stderr=subprocess.STDOUT, env=env)
+        while True:
+            exit_code = child.poll()  # before reading: once it has ended, the summary is whole
+            summary = read_summary_json(folder)
+            if summary is not None:
+                run.notebooks = summary["notebooks"]
+            for entry in run.notebooks[heard:]:
+                on_notebook(learner, entry["notebook"], entry["status"])
+            heard = max(heard, len(run.notebooks))
+            if exit_code is not None:
+                break
+            time.sleep(poll_seconds)
+    run.exit_code = exit_code
     return run
 
 
@@ -169,18 +172,24 @@ def rehearse(learners: Sequence[Learner], out_dir: Path, flags: Sequence[str], *
 
 
 def rehearsal_command(args: Any, learners: Sequence[Learner], out_dir: Path,
-                      flags: Sequence[str]) -> int:
-    """``labkit run --students``: rehearse, write the reports, return the exit status."""
-    if (args.target or "local") != "local":
+                      parameters: dict[str, Any], options: Sequence[str]) -> int:
+    """``labkit run --students``: rehearse, write the reports, return the exit status.
+
+    *parameters*: the notebook parameters every learner gets (not ``student`` nor
+    ``slack_channel``, which are each learner's own); *options*: the other ``labkit run``
+    options for each learner's run.
+    """
+    if parameters.get("target", "local") != "local":
         raise LabError("A class rehearsal runs on the local cloud only.",
                        "Leave out --target aws; to see a class's progress on AWS use "
                        "`labkit check --students FILE --target aws`.")
     workers = args.workers or os.cpu_count() or 1
-    if getattr(args, "bastion_cpu", None) is None:
+    if "bastion_cpu" not in parameters:
         # A rehearsal is about the class, not the CPU: learners get the same result on any
         # computer and run notebook 06 side by side instead of taking turns for the cores.
-        flags = [*flags, "--bastion-cpu", "scripted"]
+        parameters = {**parameters, "bastion_cpu": "scripted"}
         print(i18n.t("classroom.rehearsal.scripted_cpu"))
+    flags = [*as_flags(parameters), *options]
     runs = rehearse(learners, out_dir, flags, workers=workers, progress=not args.quiet)
     csv_path, md_path = write_reports(out_dir, runs)
     print(md_path.read_text(encoding="utf-8"))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import LabConfig
+from ..defaults import DEFAULT_REGION, DEFAULT_SLACK_CHANNEL
 from ..errors import LabError
 
 
@@ -24,7 +25,7 @@ class Learner:
     slack_channel: str
 
 
-def parse_roster(text: str, default_channel: str = "project") -> list[Learner]:
+def parse_roster(text: str, default_channel: str = DEFAULT_SLACK_CHANNEL) -> list[Learner]:
     """The learners in roster *text* (plain list or CSV), each id checked, none twice."""
     lines = [line for line in text.splitlines() if line.strip() and
              not line.lstrip().startswith("#")]
@@ -51,12 +52,12 @@ def parse_roster(text: str, default_channel: str = "project") -> list[Learner]:
                            "after it.")
         seen.add(student)
         config = LabConfig(student=student, slack_channel=channel or default_channel,
-                           known_regions=["ap-northeast-2"])  # validates the id and channel
+                           known_regions=[DEFAULT_REGION])  # validates the id and channel
         learners.append(Learner(config.student, config.slack_channel))
     return learners
 
 
-def load_roster(path: Path, default_channel: str = "project") -> list[Learner]:
+def load_roster(path: Path, default_channel: str = DEFAULT_SLACK_CHANNEL) -> list[Learner]:
     """Read the roster file *path* (see :func:`parse_roster`)."""
     try:
         text = Path(path).read_text(encoding="utf-8-sig")  # a CSV saved by Excel starts with a BOM

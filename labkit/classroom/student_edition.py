@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import i18n
+from ..defaults import DEFAULT_LANG
 from ..errors import LabError
 
 if TYPE_CHECKING:
@@ -189,7 +190,7 @@ def command(args: argparse.Namespace) -> int:
     """``labkit student-edition``: build the student copy, print what it holds."""
     from ..batch.notebooks import default_notebooks, find_project_root
 
-    i18n.set_language(args.lang or "en")
+    i18n.set_language(args.lang or DEFAULT_LANG)
     root = find_project_root()
     out = Path(args.out) if args.out else root / "student-edition"
     if out.resolve() == root.resolve():

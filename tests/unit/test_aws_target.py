@@ -112,6 +112,14 @@ def test_the_expected_account_is_accepted_and_shown(aws):
     assert not any("expected_account_id" in note for note in lab.notes)
 
 
+def test_a_notebooks_own_parameters_are_accepted_with_the_shared_ones(aws):
+    """Notebook 06 may pass its whole parameters cell; its own parameters are left to it."""
+    lab = start_aws(step="06", student="kim", bastion_instance_id="", bastion_launch=False,
+                    bastion_vcpus=2, bastion_cpu="scripted", alarm_quick_test=True,
+                    alarm_period=60)
+    assert lab.config.student == "kim" and lab.step == "06"
+
+
 def test_another_account_is_refused_before_anything_is_created(aws, monkeypatch):
     monkeypatch.setenv("AWS_PROFILE", "class")
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")

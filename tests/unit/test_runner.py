@@ -243,6 +243,57 @@ def test_ctrl_c_stops_cleanly_with_the_results_so_far(tmp_path, monkeypatch):
     assert [n["status"] for n in summary["notebooks"]] == ["passed", "failed", "skipped"]
 
 
+def copying_execute(calls: list, fail: str = "", summary: Path | None = None):
+    """A stand-in for papermill: copies the notebook, or fails the one whose name has *fail*.
+
+    Each call records the notebook's name and what *summary* held when it started."""
+    def execute(input_path, output_path, **kwargs):
+        held = json.loads(summary.read_text()) if summary and summary.exists() else None
+        calls.append((Path(input_path).name, held))
+        if fail and fail in Path(input_path).name:
+            raise RuntimeError("kernel died")
+        nbformat.write(nbformat.read(input_path, as_version=4), output_path)
+    return execute
+
+
+def test_the_summary_is_rewritten_after_every_notebook(tmp_path, monkeypatch):
+    notebooks = [passing_notebook(tmp_path / f"0{n}_nb.ipynb") for n in (1, 2)]
+    out = tmp_path / "out"
+    calls = []
+    monkeypatch.setattr(papermill, "execute_notebook",
+                        copying_execute(calls, summary=out / "summary.json"))
+
+    run_notebooks(notebooks, {}, out, progress=False)
+
+    (first, before_first), (second, before_second) = calls
+    assert before_first is None
+    # While the run goes on: the notebooks so far, and no finishing time yet.
+    assert before_second["finished"] is None
+    assert [(n["notebook"], n["status"]) for n in before_second["notebooks"]] == [
+        ("01_nb.ipynb", "passed")]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["finished"] is not None
+    assert [n["notebook"] for n in summary["notebooks"]] == [first, second]
+
+
+def test_a_notebook_to_run_always_runs_after_a_failure(tmp_path, monkeypatch):
+    notebooks = [passing_notebook(tmp_path / f"0{n}_nb.ipynb") for n in (1, 2, 3)]
+    cleanup = passing_notebook(tmp_path / "07_cleanup.ipynb")
+    calls = []
+    monkeypatch.setattr(papermill, "execute_notebook", copying_execute(calls, fail="02"))
+
+    results = run_notebooks([*notebooks, cleanup], {}, tmp_path / "out", progress=False,
+                            always_run=[cleanup])
+
+    assert [(r.notebook, r.status) for r in results] == [
+        ("01_nb.ipynb", "passed"), ("02_nb.ipynb", "failed"), ("03_nb.ipynb", "skipped"),
+        ("07_cleanup.ipynb", "passed")]
+    assert [name for name, _ in calls] == ["01_nb.ipynb", "02_nb.ipynb", "07_cleanup.ipynb"]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert [n["status"] for n in summary["notebooks"]] == ["passed", "failed", "skipped",
+                                                          "passed"]
+
+
 # ---------------------------------------------------------------------------------------------
 # Command line
 
