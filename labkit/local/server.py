@@ -33,7 +33,8 @@ from werkzeug.wrappers import Request, Response
 from ..masking import mask_secrets
 from . import state as st
 from .processes import stop_signals
-from .slack.app import SlackStore, make_slack_app
+from .slack.app import make_slack_app
+from .slack.store import SlackStore
 from .tls import ensure_tls
 from .waits import wait_scale_from_environment
 
