@@ -20,8 +20,8 @@ Slack's behaviour reproduced here, from Slack's documentation:
   webhooks refuse anything else with 400 ``invalid_blocks``.
 
 Besides the webhooks, the app serves a small JSON API for labkit: read and clear the stored
-messages (``/api/messages``), create and list webhooks, switch rate limiting on and off, and
-plan faults per webhook (``/labkit/slack/...``; see ``slack_faults.py``). It is meant to listen
+messages, create and list webhooks, switch rate limiting on and off, and plan faults per
+webhook (see ``slack_faults.py``); its paths are in ``api.py``. It is meant to listen
 on 127.0.0.1 only. People read a channel on its page, ``/channels/<channel>``, where messages
 appear as Slack shows them, live (see ``channel_page.py``).
 
@@ -46,6 +46,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from .api import FAULTS_PATH, MESSAGES_PATH, SETTINGS_PATH, WEBHOOKS_PATH
 from .channel_page import ChannelPages
 from .fault_plans import FaultBook, FaultSpecError, drop_connection, http_answer, parse_fault
 from .store import SlackStore
@@ -206,15 +207,16 @@ class SlackApp:
             Rule("/services/<team>/<hook>/<secret>", endpoint="webhook", methods=["POST"]),
             # Any other shape under /services/ is a webhook that does not exist, as on Slack.
             Rule("/services/<path:rest>", endpoint="no_service", methods=["POST"]),
-            Rule("/api/messages", endpoint="list_messages", methods=["GET"]),
-            Rule("/api/messages", endpoint="clear_messages", methods=["DELETE"]),
-            Rule("/labkit/slack/webhooks", endpoint="create_webhook", methods=["POST"]),
-            Rule("/labkit/slack/webhooks", endpoint="list_webhooks", methods=["GET"]),
-            Rule("/labkit/slack/settings", endpoint="get_settings", methods=["GET"]),
-            Rule("/labkit/slack/settings", endpoint="set_settings", methods=["POST"]),
-            Rule("/labkit/slack/faults", endpoint="list_faults", methods=["GET"]),
-            Rule("/labkit/slack/faults", endpoint="add_fault", methods=["POST"]),
-            Rule("/labkit/slack/faults", endpoint="clear_faults", methods=["DELETE"]),
+            # labkit's JSON API (its paths: api.py).
+            Rule(MESSAGES_PATH, endpoint="list_messages", methods=["GET"]),
+            Rule(MESSAGES_PATH, endpoint="clear_messages", methods=["DELETE"]),
+            Rule(WEBHOOKS_PATH, endpoint="create_webhook", methods=["POST"]),
+            Rule(WEBHOOKS_PATH, endpoint="list_webhooks", methods=["GET"]),
+            Rule(SETTINGS_PATH, endpoint="get_settings", methods=["GET"]),
+            Rule(SETTINGS_PATH, endpoint="set_settings", methods=["POST"]),
+            Rule(FAULTS_PATH, endpoint="list_faults", methods=["GET"]),
+            Rule(FAULTS_PATH, endpoint="add_fault", methods=["POST"]),
+            Rule(FAULTS_PATH, endpoint="clear_faults", methods=["DELETE"]),
         ])
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
@@ -353,7 +355,7 @@ def make_slack_app(store: SlackStore, *, rate_limit: bool = True,
     """Build the local Slack WSGI application over ``store``.
 
     ``rate_limit`` starts with Slack's per-webhook rate limit on or off (it can be switched at
-    run time through ``POST /labkit/slack/settings``); ``limiter`` replaces the default
+    run time by a POST to ``api.SETTINGS_PATH``); ``limiter`` replaces the default
     one-per-second token bucket, e.g. with one on a fake clock in tests; ``wait_scale``
     (``LABKIT_WAIT_SCALE``, see ``waits.py``) shortens the default bucket's seconds.
     """
