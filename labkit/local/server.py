@@ -44,7 +44,7 @@ DEFAULT_PORTS = {"aws": 4750, "slack_http": 4751, "slack_https": 4752}
 HOLDINGS: dict[str, Callable[[Any], int]] = {
     "sns topics": lambda b: len(b.topics),
     "sqs queues": lambda b: len(b.queues),
-    "lambda functions": lambda b: len(list(b._lambdas.all())),
+    "lambda functions": lambda b: len(list(b.list_functions("ALL"))),
     "kms keys": lambda b: len(b.keys),
     "iam roles": lambda b: len(b.roles),
     "iam policies": lambda b: sum(
