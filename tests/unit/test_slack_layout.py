@@ -1,4 +1,4 @@
-"""How the local Slack's code is laid out: its API paths written once, its modules without cycles."""
+"""How the local Slack's code is laid out: its API paths written once, no import cycles."""
 
 from __future__ import annotations
 
