@@ -47,9 +47,9 @@ def pytest_configure(config) -> None:  # noqa: ANN001
     os.environ.setdefault("LABKIT_WAIT_SCALE", "0.1")
     os.environ.setdefault("LABKIT_ALARM_TICK_SECONDS", "0.25")
     # Each service model read once per test process (the tests make many sessions).
-    from labkit.local import botocore_models
+    from labkit.local import moto_patches
 
-    botocore_models.share_models()
+    moto_patches.install(only={"labkit.local.botocore_models"})
     # The learner's real AWS settings must not leak into tests of the local target.
     for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
         os.environ.pop(key, None)

@@ -75,10 +75,11 @@ def bench_service(count: int, runs: int) -> tuple[list[float], float]:
     import boto3
     from moto import mock_aws
 
+    from labkit.local import moto_patches
     from labkit.local.cloudwatch import alarms
 
     with mock_aws():
-        alarms.patch_moto()
+        moto_patches.install(only={"labkit.local.cloudwatch.alarms"})
         # No scheduler thread: this process calls evaluate_all itself.
         service = alarms.AlarmService(publish=lambda *_: "bench", tick_seconds=1.0)
         cw = boto3.client("cloudwatch", region_name=REGION, aws_access_key_id="testing",

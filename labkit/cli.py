@@ -32,7 +32,7 @@ def _fmt_uptime(seconds: float) -> str:
 
 
 def _webhook_url(state: st.CloudState, channel: str) -> str:
-    answer = slack_api.call(state.slack_http_url, "POST", "/labkit/slack/webhooks",
+    answer = slack_api.call(state.slack_http_url, "POST", slack_api.WEBHOOKS_PATH,
                             {"channel": channel})
     return state.slack_https_url + answer["path"]
 

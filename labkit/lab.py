@@ -139,7 +139,7 @@ class Lab:
         aws: read from the environment variable named by ``webhook_env``, and checked.
         """
         if self.is_local:
-            answer = self._slack_api("POST", "/labkit/slack/webhooks",
+            answer = self._slack_api("POST", slack_api.WEBHOOKS_PATH,
                                      {"channel": channel or self.config.slack_channel})
             return SecretUrl(self.state.slack_https_url + answer["path"])  # type: ignore[union-attr]
         name = self.config.webhook_env
@@ -154,7 +154,7 @@ class Lab:
         self._need_local(t("lab.local_only.reading"))
         query = urllib.parse.urlencode({"channel": channel or self.config.slack_channel,
                                         "after": after})
-        return self._slack_api("GET", f"/api/messages?{query}")["messages"]
+        return self._slack_api("GET", f"{slack_api.MESSAGES_PATH}?{query}")["messages"]
 
     def channel_page_url(self, channel: str | None = None) -> str:
         """The address of the local Slack's page for the lab's channel (or *channel*).

@@ -93,14 +93,14 @@ class SlackFaults:
         """
         body = fault_request(kind, count, always=always, retry_after=retry_after,
                              delay_ms=delay_ms, channel=channel or self.channel)
-        return self._call("POST", "/labkit/slack/faults", body)["faults"]
+        return self._call("POST", slack_api.FAULTS_PATH, body)["faults"]
 
     def pending(self, channel: str | None = None, *, every_channel: bool = False) -> list[dict]:
         """The faults still to come for the channel (for all channels with *every_channel*),
         in the order requests will meet them; each has a ``description`` for people."""
         query = "" if every_channel else "?" + urllib.parse.urlencode(
             {"channel": (channel or self.channel).removeprefix("#")})
-        faults = self._call("GET", "/labkit/slack/faults" + query)["faults"]
+        faults = self._call("GET", slack_api.FAULTS_PATH + query)["faults"]
         # The local Slack describes them in its own language (English): say it in the lab's.
         return [{**fault, "description": Fault.from_json(fault).describe()} for fault in faults]
 
@@ -109,7 +109,7 @@ class SlackFaults:
         how many were still to come."""
         query = "" if every_channel else "?" + urllib.parse.urlencode(
             {"channel": (channel or self.channel).removeprefix("#")})
-        return self._call("DELETE", "/labkit/slack/faults" + query)["cleared"]
+        return self._call("DELETE", slack_api.FAULTS_PATH + query)["cleared"]
 
     def _call(self, method: str, path: str, body: dict | None = None) -> dict:
         try:

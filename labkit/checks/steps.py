@@ -54,7 +54,7 @@ def _local_slack_get(lab: Lab, path: str) -> dict | None:
 
 
 def _channel_has_webhook(lab: Lab) -> bool:
-    answer = _local_slack_get(lab, "/labkit/slack/webhooks") or {"webhooks": []}
+    answer = _local_slack_get(lab, slack_api.WEBHOOKS_PATH) or {"webhooks": []}
     return any(w["channel"] == lab.config.slack_channel for w in answer["webhooks"])
 
 
@@ -165,7 +165,7 @@ def _step_00(lab: Lab, report: CheckReport, **_: Any) -> None:
     expect(report, lab.account, "00.reaches_target", target=lab.config.target)
     expect(report, lab.target.region == lab.config.region, "00.region", region=lab.region)
     if lab.is_local:
-        expect(report, _local_slack_get(lab, "/api/messages?after=0") is not None,
+        expect(report, _local_slack_get(lab, slack_api.MESSAGES_PATH + "?after=0") is not None,
                "00.local_slack")
 
 
@@ -186,7 +186,7 @@ def _step_01(lab: Lab, report: CheckReport, webhook: Any = None, response: Any =
                and response.text == "ok", "01.answered_ok")
     if lab.is_local:
         text = text or first_message(lab.config.student)
-        messages = _local_slack_get(lab, "/api/messages?" + urllib.parse.urlencode(
+        messages = _local_slack_get(lab, slack_api.MESSAGES_PATH + "?" + urllib.parse.urlencode(
             {"channel": channel, "after": 0})) or {"messages": []}
         expect(report, any(m["text"] == text for m in messages["messages"]),
                "01.message_arrived", channel=channel)

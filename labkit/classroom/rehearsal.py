@@ -117,9 +117,9 @@ def write_reports(folder: Path, runs: Sequence[LearnerRun]) -> tuple[Path, Path]
 def _slack_rate_limit(state: Any, value: bool | None = None) -> bool:
     """The local Slack's rate-limit switch: read it, or set it to *value*; returns it."""
     if value is None:
-        answer = slack_api.call(state.slack_http_url, "GET", "/labkit/slack/settings")
+        answer = slack_api.call(state.slack_http_url, "GET", slack_api.SETTINGS_PATH)
     else:
-        answer = slack_api.call(state.slack_http_url, "POST", "/labkit/slack/settings",
+        answer = slack_api.call(state.slack_http_url, "POST", slack_api.SETTINGS_PATH,
                                 {"rate_limit": value})
     return bool(answer["rate_limit"])
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 
+import botocore.loaders
+
 
 class _OncePaths(list):
     """A loader's search paths, to which boto3 adds its own folder once, not per session."""
@@ -20,19 +22,10 @@ class _OncePaths(list):
             super().append(path)
 
 
-def share_models() -> None:
-    """Make every botocore session made from now on in this process use one data loader."""
-    import botocore.loaders
-    import botocore.session
-
-    if getattr(botocore.session.create_loader, "labkit_shared", False):
-        return
-
-    @functools.lru_cache(maxsize=None)
-    def create_loader(search_path_string: str | None = None) -> botocore.loaders.Loader:
-        loader = botocore.loaders.create_loader(search_path_string)
-        loader._search_paths = _OncePaths(loader.search_paths)
-        return loader
-
-    create_loader.labkit_shared = True
-    botocore.session.create_loader = create_loader
+@functools.lru_cache(maxsize=None)
+def create_loader(search_path_string: str | None = None) -> botocore.loaders.Loader:
+    """``botocore.session.create_loader``: one data loader per search path for the whole process
+    (``labkit.local.moto_patches`` installs it), so every session shares the models it read."""
+    loader = botocore.loaders.create_loader(search_path_string)
+    loader._search_paths = _OncePaths(loader.search_paths)
+    return loader

@@ -33,7 +33,8 @@ from werkzeug.wrappers import Request, Response
 from ..masking import mask_secrets
 from . import state as st
 from .processes import stop_signals
-from .slack.app import SlackStore, make_slack_app
+from .slack.app import make_slack_app
+from .slack.store import SlackStore
 from .tls import ensure_tls
 from .waits import wait_scale_from_environment
 
@@ -43,7 +44,7 @@ DEFAULT_PORTS = {"aws": 4750, "slack_http": 4751, "slack_https": 4752}
 HOLDINGS: dict[str, Callable[[Any], int]] = {
     "sns topics": lambda b: len(b.topics),
     "sqs queues": lambda b: len(b.queues),
-    "lambda functions": lambda b: len(list(b._lambdas.all())),
+    "lambda functions": lambda b: len(list(b.list_functions("ALL"))),
     "kms keys": lambda b: len(b.keys),
     "iam roles": lambda b: len(b.roles),
     "iam policies": lambda b: sum(
@@ -212,23 +213,12 @@ class LocalCloud:
 
     def install_fidelity(self, endpoint_url: str, ca_bundle: str) -> None:
         """Patch moto where it falls short of what the lab needs, and where it does work
-        nobody sees (see each module). Called before the servers take any request."""
-        from . import botocore_models
-        from .awslambda import permissions as lambda_permissions
-        from .awslambda import runtime
-        from .cloudwatch import alarms
-        from .iam import accounts as iam_accounts
-        from .kms import fidelity as kms_fidelity
-        from .sns import signing as sns_signing
+        nobody sees (see ``moto_patches.py``), and start the Lambda runtime and the alarm
+        scheduler it hands work to. Called before the servers take any request."""
+        from . import moto_patches
 
-        botocore_models.share_models()
-        iam_accounts.install()
-        kms_fidelity.install()
-        sns_signing.install()
-        lambda_permissions.install()
-        self.runtime = runtime.install(endpoint_url=endpoint_url, ca_bundle=ca_bundle,
-                                       home=self.home)
-        self.alarms = alarms.install()
+        services = moto_patches.install(endpoint_url, ca_bundle, self.home)
+        self.runtime, self.alarms = services.runtime, services.alarms
 
     def stop(self) -> None:
         """Stop serving, then stop the alarms and every function worker; forget the state."""

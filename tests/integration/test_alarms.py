@@ -18,12 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import moto
 import pytest
 import requests
 from botocore.exceptions import ClientError
-from moto.cloudwatch.models import CloudWatchBackend
-from moto.cloudwatch.responses import CloudWatchResponse
 
 from labkit.local.cloudwatch import alarms
 from labkit.local import cloud
@@ -109,21 +106,6 @@ def unique(prefix: str) -> str:
 
 def now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-# -- moto still fits -----------------------------------------------------------------------------
-
-def test_the_moto_internals_the_alarm_service_patches_are_where_it_expects():
-    # moto is pinned to 5.2.x; if a method moves or moto grows its own DescribeAlarmHistory,
-    # this fails before anything subtler does.
-    assert moto.__version__.startswith("5.2."), moto.__version__
-    alarms.check_moto()
-    alarms.patch_moto()
-    for name in alarms.WRAPPERS:
-        assert getattr(getattr(CloudWatchBackend, name), "_labkit_alarms", False), name
-    assert getattr(CloudWatchResponse.describe_alarm_history, "_labkit_alarms", False)
-    alarms.patch_moto()  # idempotent: nothing is wrapped twice
-    assert not getattr(CloudWatchBackend.put_metric_alarm.__wrapped__, "_labkit_alarms", False)
 
 
 def test_history_selection_pages_and_filters():

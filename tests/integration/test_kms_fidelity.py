@@ -6,7 +6,6 @@ One local cloud (own LABKIT_HOME) serves the module; each test makes its own key
 from __future__ import annotations
 
 import base64
-import inspect
 import json
 import os
 import subprocess
@@ -15,10 +14,7 @@ import uuid
 from importlib.util import find_spec
 
 import boto3
-import moto
 import pytest
-from moto.kms.models import KmsBackend
-from moto.kms.responses import KmsResponse
 
 from labkit.local.kms import fidelity as kms_fidelity
 
@@ -229,35 +225,7 @@ def test_the_source_labs_cli_commands_work_unchanged(endpoint, kms, tmp_path):
     assert scheduled["KeyState"] == "PendingDeletion"
 
 
-# -- the moto internals the patch wraps are still there ----------------------------------------
-
-def test_moto_is_the_version_the_patch_was_written_for():
-    assert moto.__version__.startswith("5.2."), moto.__version__
-
-
-@pytest.mark.parametrize("cls,name,parameters", [
-    (KmsBackend, "create_key", ["self", "policy", "key_usage", "key_spec", "description", "tags",
-                                "multi_region", "origin"]),
-    (KmsBackend, "encrypt", ["self", "key_id", "plaintext", "encryption_context"]),
-    (KmsBackend, "decrypt", ["self", "ciphertext_blob", "encryption_context", "key_id"]),
-    (KmsBackend, "disable_key", ["self", "key_id"]),
-    (KmsBackend, "enable_key", ["self", "key_id"]),
-    (KmsBackend, "cancel_key_deletion", ["self", "key_id"]),
-    (KmsBackend, "schedule_key_deletion", ["self", "key_id", "pending_window_in_days"]),
-    (KmsBackend, "get_key_id", ["key_id"]),
-    (KmsBackend, "get_alias_name", ["alias_name"]),
-    (KmsBackend, "get_key_id_from_alias", ["self", "alias_name"]),
-    (KmsBackend, "describe_key", ["self", "key_id"]),
-    (KmsResponse, "schedule_key_deletion", ["self"]),
-    (KmsResponse, "cancel_key_deletion", ["self"]),
-    (KmsResponse, "_get_param", ["self", "param_name", "if_none"]),
-])
-def test_the_wrapped_moto_methods_have_not_moved(cls, name, parameters):
-    method = getattr(cls, name)
-    # Once install() ran in this process, look through the wrapper at moto's own method.
-    method = getattr(method, "__wrapped__", method)
-    assert list(inspect.signature(method).parameters) == parameters
-
+# -- moto's ciphertexts name their key (the rest of moto it relies on: test_moto_patches.py) ---
 
 def test_moto_ciphertexts_still_carry_the_key_id():
     from moto.kms.utils import encrypt
@@ -269,22 +237,3 @@ def test_moto_ciphertexts_still_carry_the_key_id():
     blob = encrypt({key_id: FakeKey()}, key_id, b"x", {})
     assert kms_fidelity.ciphertext_key_id(blob) == key_id
     assert kms_fidelity.ciphertext_key_id(b"test") is None
-
-
-def test_install_is_idempotent_and_fails_loudly_when_moto_moves(monkeypatch):
-    # Put every patched attribute under monkeypatch, so this process's moto is restored after.
-    for name in kms_fidelity.PATCHED_BACKEND_METHODS:
-        monkeypatch.setattr(KmsBackend, name, getattr(KmsBackend, name))
-    for name in kms_fidelity.PATCHED_RESPONSE_METHODS:
-        monkeypatch.setattr(KmsResponse, name, getattr(KmsResponse, name))
-
-    kms_fidelity.install()
-    assert kms_fidelity.installed()
-    wrapped = KmsBackend.encrypt
-    kms_fidelity.install()
-    assert KmsBackend.encrypt is wrapped  # not wrapped twice
-
-    monkeypatch.delattr(KmsBackend, "enable_key")
-    # Deleting the class attribute leaves the base class's (none): install() must refuse.
-    with pytest.raises(RuntimeError, match="enable_key"):
-        kms_fidelity.install()

@@ -11,13 +11,13 @@ import boto3
 import botocore.loaders
 import botocore.session
 
-from labkit.local import botocore_models
+from labkit.local import moto_patches
 
 _COUNT_READS = textwrap.dedent("""
     import json, sys, boto3, botocore.loaders
-    from labkit.local import botocore_models
+    from labkit.local import moto_patches
     if sys.argv[1] == "shared":
-        botocore_models.share_models()
+        moto_patches.install(only={"labkit.local.botocore_models"})
     reads = []
     original = botocore.loaders.JSONFileLoader.load_file
     def counted(self, file_path):
@@ -47,8 +47,8 @@ def test_without_sharing_each_session_reads_the_model_again():
 
 
 def test_sessions_use_one_loader_whose_search_paths_do_not_grow():
-    botocore_models.share_models()
-    botocore_models.share_models()  # a second call changes nothing
+    moto_patches.install(only={"labkit.local.botocore_models"})
+    moto_patches.install(only={"labkit.local.botocore_models"})  # a second call changes nothing
     sessions = [boto3.session.Session(region_name="ap-northeast-2") for _ in range(3)]
     loaders = {id(s._session.get_component("data_loader")) for s in sessions}
     assert len(loaders) == 1

@@ -24,7 +24,8 @@ from labkit.local.slack.channel_page import (
     resume_after,
     sse_event,
 )
-from labkit.local.slack.app import SlackStore, make_slack_app
+from labkit.local.slack.app import make_slack_app
+from labkit.local.slack.store import SlackStore
 from labkit.show.slack_preview import render_html
 
 FIXED_NOW = 1_700_000_000.0  # 2023-11-14T22:13:20Z

@@ -7,15 +7,20 @@ import pytest
 from moto import mock_aws
 from moto.kms import models as kms_models
 
+from labkit.local import moto_patches
 from labkit.local.kms import fidelity as kms_fidelity
+
+THIS_PATCH = {"labkit.local.kms.fidelity"}
 
 
 @pytest.fixture
-def kms(monkeypatch):
-    monkeypatch.setattr(kms_models, "generate_private_key", kms_models.generate_private_key)
-    kms_fidelity.install()
-    with mock_aws():
-        yield boto3.client("kms", region_name="ap-northeast-2")
+def kms():
+    moto_patches.install(only=THIS_PATCH)
+    try:
+        with mock_aws():
+            yield boto3.client("kms", region_name="ap-northeast-2")
+    finally:
+        moto_patches.uninstall(only=THIS_PATCH)
 
 
 def backend_key(key_id: str):

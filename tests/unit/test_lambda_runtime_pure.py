@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import inspect
 import io
 import json
 import os
@@ -563,66 +562,7 @@ def test_peak_memory_is_this_process_own():
 
 
 # --------------------------------------------------------------------------------------------
-# moto's internals that labkit.local.awslambda.runtime relies on (fail loudly when moto changes)
-
-
-def test_moto_is_the_version_the_runtime_was_written_for():
-    from importlib.metadata import version
-
-    assert version("moto").startswith("5.2."), "re-check labkit/local/awslambda/runtime.py's patches"
-
-
-EXPECTED_SIGNATURES = {
-    ("LambdaBackend", "delete_function"): ["self", "function_name", "qualifier"],
-    ("LambdaFunction", "invoke"): ["self", "body", "request_headers", "response_headers"],
-    ("LambdaFunction", "_invoke_lambda"): ["self", "event"],
-    ("LambdaFunction", "__init__"): ["self", "account_id", "spec", "region", "version"],
-    ("LambdaFunction", "update_configuration"): ["self", "config_updates"],
-    ("LambdaFunction", "get_configuration"): ["self", "on_create"],
-    ("Subscription", "publish"): ["self", "message", "message_id", "subject",
-                                  "message_attributes", "group_id", "deduplication_id",
-                                  "message_structure"],
-}
-
-
-def test_the_patched_moto_methods_still_have_the_signatures_replaced():
-    from labkit.local.awslambda import runtime
-
-    targets = runtime.patch_targets()
-    assert {(owner.__name__, name) for owner, name in targets} == set(EXPECTED_SIGNATURES)
-    for (owner, name), replacement in targets.items():
-        original = runtime._originals.get((owner, name), owner.__dict__[name])
-        expected = EXPECTED_SIGNATURES[(owner.__name__, name)]
-        assert list(inspect.signature(original).parameters) == expected, (owner, name)
-        assert list(inspect.signature(replacement).parameters) == expected, (owner, name)
-
-
-def test_the_moto_helpers_the_runtime_calls_still_exist():
-    from moto.awslambda.exceptions import LambdaClientError
-    from moto.awslambda.utils import get_backend
-    from moto.logs.models import LogsBackend
-    from moto.sns.models import Subscription
-
-    assert list(inspect.signature(get_backend).parameters) == ["account_id", "region"]
-    assert list(inspect.signature(LambdaClientError).parameters)[:2] == ["error", "message"]
-    assert list(inspect.signature(LogsBackend.put_log_events).parameters) == [
-        "self", "log_group_name", "log_stream_name", "log_events"]
-    assert callable(LogsBackend.ensure_log_group) and callable(LogsBackend.ensure_log_stream)
-    assert list(inspect.signature(Subscription.get_post_data).parameters) == [
-        "self", "message", "message_id", "subject", "message_attributes"]
-    assert list(inspect.signature(Subscription._parse_message_structure).parameters) == [
-        "self", "message", "protocol"]
-    assert "self._filter_policy_matcher" in inspect.getsource(Subscription.__init__)
-
-
-def test_the_moto_kms_internals_the_function_key_check_reads_still_exist():
-    from moto.awslambda.models import LambdaFunction
-    from moto.kms.models import Key, KmsBackend, kms_backends
-
-    assert "self.kms_key_arn = spec.get(\"KMSKeyArn\")" in inspect.getsource(
-        LambdaFunction.__init__)
-    assert "self.key_state" in inspect.getsource(Key.__init__)
-    assert isinstance(kms_backends["123456789012"]["ap-northeast-2"], KmsBackend)
+# moto's model, as the runtime reads it (whether moto still has each part: test_moto_patches.py)
 
 
 def zip_bytes(text: str) -> bytes:
@@ -636,9 +576,10 @@ def test_moto_models_carry_what_the_runtime_reads_and_keep_dead_letter_config():
     import boto3
     from moto import mock_aws
 
+    from labkit.local import moto_patches
     from labkit.local.awslambda import runtime
 
-    runtime.patch_moto()
+    moto_patches.install(only={"labkit.local.awslambda.runtime"})
     try:
         with mock_aws():
             lam = boto3.client("lambda", region_name="ap-northeast-2")
@@ -683,10 +624,13 @@ def test_moto_models_carry_what_the_runtime_reads_and_keep_dead_letter_config():
             signed = subscription.get_post_data("m", "id-1", "s", message_attributes=None)
             assert {"Timestamp", "SignatureVersion", "Signature", "SigningCertURL"} <= set(signed)
     finally:
-        runtime.unpatch_moto()
+        moto_patches.uninstall(only={"labkit.local.awslambda.runtime"})
     from moto.awslambda.models import LambdaFunction
 
-    assert LambdaFunction.invoke is not runtime._invoke  # moto got its own methods back
+    # moto got its own methods back
+    assert LambdaFunction.invoke.__module__ == "moto.awslambda.models"
+    assert not any(moto_patches.is_installed(hook) for hook in moto_patches.TABLE
+                   if hook.labkit == "labkit.local.awslambda.runtime")
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,12 +16,8 @@ import pytest
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.test import Client
 
-from labkit.local.slack.app import (
-    RateLimiter,
-    SlackStore,
-    make_slack_app,
-    retry_after_seconds,
-)
+from labkit.local.slack.app import RateLimiter, make_slack_app, retry_after_seconds
+from labkit.local.slack.store import SlackStore
 
 # 2023-11-14T22:13:20Z is Unix time 1700000000.
 FIXED_NOW = 1_700_000_000.0001

@@ -22,7 +22,8 @@ from labkit.errors import LabError
 from labkit.slack_faults import SlackFaults, fault_request
 from labkit.local.slack import app as slack_module
 from labkit.local.server import MaskingRequestHandler
-from labkit.local.slack.app import SlackStore, make_slack_app
+from labkit.local.slack.app import make_slack_app
+from labkit.local.slack.store import SlackStore
 from labkit.local.slack.fault_plans import (
     Fault,
     FaultBook,

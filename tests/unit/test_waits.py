@@ -15,7 +15,8 @@ from werkzeug.test import Client
 from labkit.local.awslambda import worker as worker
 from labkit.local.awslambda import runtime
 from labkit.local.awslambda.sandbox import InvocationClock
-from labkit.local.slack.app import RateLimiter, SlackStore, make_slack_app, scaled_clock
+from labkit.local.slack.app import RateLimiter, make_slack_app, scaled_clock
+from labkit.local.slack.store import SlackStore
 from labkit.local.waits import WAIT_SCALE_ENV, wait_scale, wait_scale_from_environment
 
 # --------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The local Lambda runtime: functions deployed to the local cloud really run.
 
-moto 5.2.5 only runs functions in Docker, which these machines do not have. This module plugs
-a runtime into moto instead, in the places every invocation passes through:
+moto 5.2 only runs functions in Docker, which these machines do not have. This module plugs
+a runtime into moto instead (its wrappers, installed by ``labkit.local.moto_patches``), in the
+places every invocation passes through:
 
 * ``LambdaFunction.invoke`` (the ``Invoke`` API and every service that invokes a function) and
   ``LambdaFunction._invoke_lambda`` (the one place moto runs code): ``RequestResponse`` runs
@@ -44,7 +45,7 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .async_invoke import AsyncInvoker, send_with_role
 from .environment import (
@@ -391,19 +392,19 @@ def _float_env(name: str, default: float) -> float:
 
 
 # --------------------------------------------------------------------------------------------
-# Plugging the runtime into moto
+# Plugging the runtime into moto: labkit.local.moto_patches installs these wrappers (its table
+# says where); each falls back to moto's own method while no runtime is started.
 
 _installed: Runtime | None = None
-_originals: dict[tuple[type, str], Any] = {}
 
 
-def install(endpoint_url: str, ca_bundle: str, home: Path) -> Runtime:
-    """Start the runtime and route moto's Lambda invocations and SNS deliveries to it."""
+def start(endpoint_url: str, ca_bundle: str, home: Path) -> Runtime:
+    """Start the runtime that moto's Lambda invocations and SNS deliveries go to (a second call
+    replaces the running one)."""
     global _installed
     if _installed is not None:
         _installed.shutdown()
     runtime = Runtime(endpoint_url, ca_bundle, home)
-    patch_moto()
     _installed = runtime
     return runtime
 
@@ -413,57 +414,22 @@ def installed() -> Runtime | None:
     return _installed
 
 
-def patch_targets() -> dict[tuple[type, str], Any]:
-    """Each moto method this module replaces, with its replacement."""
-    from moto.awslambda.models import LambdaBackend, LambdaFunction
-    from moto.sns.models import Subscription
-
-    return {
-        (LambdaBackend, "delete_function"): _delete_function,
-        (LambdaFunction, "invoke"): _invoke,
-        (LambdaFunction, "_invoke_lambda"): _invoke_lambda,
-        (LambdaFunction, "__init__"): _function_init,
-        (LambdaFunction, "update_configuration"): _update_configuration,
-        (LambdaFunction, "get_configuration"): _get_configuration,
-        (Subscription, "publish"): _subscription_publish,
-    }
-
-
-def patch_moto() -> None:
-    """Replace moto's methods (once; the originals stay reachable for :func:`unpatch_moto`)."""
-    for (owner, name), replacement in patch_targets().items():
-        if (owner, name) not in _originals:
-            _originals[(owner, name)] = owner.__dict__[name]
-        setattr(owner, name, replacement)
-
-
-def unpatch_moto() -> None:
-    """Give moto its own methods back."""
-    for (owner, name), original in _originals.items():
-        setattr(owner, name, original)
-    _originals.clear()
-
-
-def _original(owner_name: str, name: str) -> Any:
-    for (owner, method), original in _originals.items():
-        if owner.__name__ == owner_name and method == name:
-            return original
-    raise RuntimeError(f"moto's {owner_name}.{name} is not patched")
-
-
-def _delete_function(self: Any, function_name: str, qualifier: str | None = None) -> None:
-    """moto's DeleteFunction, then stop the function's idle execution environments.
+def wrap_delete_function(original: Callable[..., None]) -> Callable[..., None]:
+    """``LambdaBackend.delete_function``: moto's DeleteFunction, then stop the function's idle
+    execution environments.
 
     Without this a class (30 learners, each deleting their function in 07) would keep every
     deleted function's worker process until the idle timeout.
     """
-    try:
-        arn = self.get_function(function_name, qualifier).function_arn
-    except Exception:  # noqa: BLE001 - moto's own call below answers the error as AWS does
-        arn = None
-    _original("LambdaBackend", "delete_function")(self, function_name, qualifier)
-    if arn and _installed is not None and not qualifier:
-        _installed.pool.retire_function(arn)
+    def delete_function(self: Any, function_name: str, qualifier: str | None = None) -> None:
+        try:
+            arn = self.get_function(function_name, qualifier).function_arn
+        except Exception:  # noqa: BLE001 - moto's own call below answers the error as AWS does
+            arn = None
+        original(self, function_name, qualifier)
+        if arn and _installed is not None and not qualifier:
+            _installed.pool.retire_function(arn)
+    return delete_function
 
 
 def _header(headers: Any, name: str) -> str | None:
@@ -493,87 +459,100 @@ def _event_text(body: Any) -> str:
     return body
 
 
-def _invoke(self: Any, body: Any, request_headers: Any, response_headers: Any) -> Any:
-    """Replaces ``LambdaFunction.invoke``: run the function as its invocation type asks."""
-    runtime = _installed
-    if runtime is None:
-        return _original("LambdaFunction", "invoke")(self, body, request_headers, response_headers)
-    invocation_type = _header(request_headers, "X-Amz-Invocation-Type") or "RequestResponse"
-    event_text = _event_text(body)
-    if invocation_type == "DryRun":
-        return b""  # the request was valid and the function exists: moto answers 204
-    if invocation_type == "Event":
-        runtime.invoke_async(self, event_text)
-        return b""  # moto answers 202
-    result = runtime.run(self, event_text)
-    if result.key_problem is not None:
-        raise InvokeKMSError(result.key_problem)
-    response_headers["x-amz-executed-version"] = result.executed_version
-    response_headers["x-amz-log-result"] = result.log_result  # kept only for LogType=Tail
-    if result.function_error:
-        response_headers["x-amz-function-error"] = result.function_error
-    return result.payload.encode("utf-8")
+def wrap_invoke(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``LambdaFunction.invoke``: run the function as its invocation type asks."""
+    def invoke(self: Any, body: Any, request_headers: Any, response_headers: Any) -> Any:
+        runtime = _installed
+        if runtime is None:
+            return original(self, body, request_headers, response_headers)
+        invocation_type = _header(request_headers, "X-Amz-Invocation-Type") or "RequestResponse"
+        event_text = _event_text(body)
+        if invocation_type == "DryRun":
+            return b""  # the request was valid and the function exists: moto answers 204
+        if invocation_type == "Event":
+            runtime.invoke_async(self, event_text)
+            return b""  # moto answers 202
+        result = runtime.run(self, event_text)
+        if result.key_problem is not None:
+            raise InvokeKMSError(result.key_problem)
+        response_headers["x-amz-executed-version"] = result.executed_version
+        response_headers["x-amz-log-result"] = result.log_result  # kept only for LogType=Tail
+        if result.function_error:
+            response_headers["x-amz-function-error"] = result.function_error
+        return result.payload.encode("utf-8")
+    return invoke
 
 
-def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
-    """Replaces ``LambdaFunction._invoke_lambda``: (payload, errored, log) from a real run."""
-    runtime = _installed
-    if runtime is None:
-        return _original("LambdaFunction", "_invoke_lambda")(self, event)
-    text = event if isinstance(event, str) else json.dumps(event if event is not None else {})
-    result = runtime.run(self, text)
-    logs = base64.b64decode(result.log_result).decode("utf-8", "replace")
-    return result.payload, not result.ok, logs
+def wrap_invoke_lambda(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``LambdaFunction._invoke_lambda``: (payload, errored, log) from a real run."""
+    def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
+        runtime = _installed
+        if runtime is None:
+            return original(self, event)
+        text = event if isinstance(event, str) else json.dumps(event if event is not None else {})
+        result = runtime.run(self, text)
+        logs = base64.b64decode(result.log_result).decode("utf-8", "replace")
+        return result.payload, not result.ok, logs
+    return _invoke_lambda
 
 
-def _function_init(self: Any, account_id: str, spec: dict[str, Any], region: str,
-                   version: str | int = 1) -> None:
-    """Replaces ``LambdaFunction.__init__``: also keep ``DeadLetterConfig``."""
-    _original("LambdaFunction", "__init__")(self, account_id, spec, region, version)
-    setattr(self, DLQ_ATTRIBUTE, (spec.get("DeadLetterConfig") or {}).get("TargetArn") or None)
+def wrap_function_init(original: Callable[..., None]) -> Callable[..., None]:
+    """``LambdaFunction.__init__``: also keep ``DeadLetterConfig``."""
+    def __init__(self: Any, account_id: str, spec: dict[str, Any], region: str,
+                 version: str | int = 1) -> None:
+        original(self, account_id, spec, region, version)
+        setattr(self, DLQ_ATTRIBUTE,
+                (spec.get("DeadLetterConfig") or {}).get("TargetArn") or None)
+    return __init__
 
 
-def _update_configuration(self: Any, config_updates: dict[str, Any]) -> dict[str, Any]:
-    """Replaces ``LambdaFunction.update_configuration``: also DeadLetterConfig and KMSKeyArn."""
-    if "DeadLetterConfig" in config_updates:
-        target = (config_updates.get("DeadLetterConfig") or {}).get("TargetArn")
-        setattr(self, DLQ_ATTRIBUTE, target or None)
-    if "KMSKeyArn" in config_updates:
-        # An empty ARN goes back to Lambda's default key (aws/lambda).
-        self.kms_key_arn = config_updates["KMSKeyArn"] or None
-    return _original("LambdaFunction", "update_configuration")(self, config_updates)
+def wrap_update_configuration(original: Callable[..., dict]) -> Callable[..., dict]:
+    """``LambdaFunction.update_configuration``: also ``DeadLetterConfig`` and ``KMSKeyArn``."""
+    def update_configuration(self: Any, config_updates: dict[str, Any]) -> dict[str, Any]:
+        if "DeadLetterConfig" in config_updates:
+            target = (config_updates.get("DeadLetterConfig") or {}).get("TargetArn")
+            setattr(self, DLQ_ATTRIBUTE, target or None)
+        if "KMSKeyArn" in config_updates:
+            # An empty ARN goes back to Lambda's default key (aws/lambda).
+            self.kms_key_arn = config_updates["KMSKeyArn"] or None
+        return original(self, config_updates)
+    return update_configuration
 
 
-def _get_configuration(self: Any, on_create: bool = False) -> dict[str, Any]:
-    """Replaces ``LambdaFunction.get_configuration``: show ``DeadLetterConfig`` when set.
+def wrap_get_configuration(original: Callable[..., dict]) -> Callable[..., dict]:
+    """``LambdaFunction.get_configuration``: show ``DeadLetterConfig`` when set.
 
     ``KMSKeyArn`` shows only when a customer managed key is set, as on Lambda (moto sends null).
     """
-    config = _original("LambdaFunction", "get_configuration")(self, on_create)
-    target = getattr(self, DLQ_ATTRIBUTE, None)
-    if target:
-        config["DeadLetterConfig"] = {"TargetArn": target}
-    if not config.get("KMSKeyArn"):
-        config.pop("KMSKeyArn", None)
-    return config
+    def get_configuration(self: Any, on_create: bool = False) -> dict[str, Any]:
+        config = original(self, on_create)
+        target = getattr(self, DLQ_ATTRIBUTE, None)
+        if target:
+            config["DeadLetterConfig"] = {"TargetArn": target}
+        if not config.get("KMSKeyArn"):
+            config.pop("KMSKeyArn", None)
+        return config
+    return get_configuration
 
 
-def _subscription_publish(self: Any, message: str, message_id: str, subject: str | None = None,
-                          message_attributes: dict[str, Any] | None = None,
-                          group_id: str | None = None, deduplication_id: str | None = None,
-                          message_structure: str | None = None) -> None:
-    """Replaces ``sns.models.Subscription.publish``: lambda subscribers get a real, async event."""
-    runtime = _installed
-    if runtime is None or self.protocol != "lambda":
-        return _original("Subscription", "publish")(
-            self, message, message_id, subject=subject, message_attributes=message_attributes,
-            group_id=group_id, deduplication_id=deduplication_id,
-            message_structure=message_structure)
-    # The same filtering and per-protocol message choice moto applies to every subscriber.
-    matcher = self._filter_policy_matcher
-    if matcher is not None and not matcher.matches(message_attributes, message):
+def wrap_subscription_publish(original: Callable[..., None]) -> Callable[..., None]:
+    """``sns.models.Subscription.publish``: lambda subscribers get a real, asynchronous event."""
+    def publish(self: Any, message: str, message_id: str, subject: str | None = None,
+                message_attributes: dict[str, Any] | None = None, group_id: str | None = None,
+                deduplication_id: str | None = None,
+                message_structure: str | None = None) -> None:
+        runtime = _installed
+        if runtime is None or self.protocol != "lambda":
+            return original(self, message, message_id, subject=subject,
+                            message_attributes=message_attributes, group_id=group_id,
+                            deduplication_id=deduplication_id,
+                            message_structure=message_structure)
+        # The same filtering and per-protocol message choice moto applies to every subscriber.
+        matcher = self._filter_policy_matcher
+        if matcher is not None and not matcher.matches(message_attributes, message):
+            return None
+        if message_structure == "json":
+            message = self._parse_message_structure(message, self.protocol)
+        runtime.deliver_sns(self, message, message_id, subject, message_attributes)
         return None
-    if message_structure == "json":
-        message = self._parse_message_structure(message, self.protocol)
-    runtime.deliver_sns(self, message, message_id, subject, message_attributes)
-    return None
+    return publish

@@ -1,8 +1,9 @@
 """Alarms that evaluate and act in the local cloud: moto's CloudWatch plus the alarm engine.
 
-moto 5.2.5 stores alarms and metric data but never evaluates an alarm, starts new alarms in OK,
-publishes nothing on a state change and has no alarm history. ``install()`` patches moto's
-CloudWatch (it wraps methods, never rewrites them) and starts a scheduler so that:
+moto 5.2 stores alarms and metric data but never evaluates an alarm, starts new alarms in OK,
+publishes nothing on a state change and has no alarm history. This module's wrappers of moto's
+CloudWatch methods (they wrap, never rewrite; ``labkit.local.moto_patches`` installs them) and
+its scheduler (:func:`start`) make it so that:
 
 * a new alarm starts in INSUFFICIENT_DATA ("Unchecked: Initial alarm creation"); PutMetricAlarm
   on an existing alarm keeps its state; both record a ConfigurationUpdate history item, and so
@@ -25,18 +26,15 @@ comparison occurs").
 
 moto backends are not thread-safe: every change this module makes to an alarm or a history, in a
 request thread or the scheduler, happens under one lock; reads copy moto's lists first.
-moto is pinned to 5.2.x; ``install()`` raises at once if something it relies on has moved.
 """
 
 from __future__ import annotations
 
 import bisect
 import functools
-import inspect
 import logging
 import os
 import queue
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -45,7 +43,7 @@ from typing import Any, Callable, Iterator
 
 from moto.cloudwatch.exceptions import CloudWatchException
 from moto.cloudwatch.models import (Alarm, CloudWatchBackend, MetricAggregatedDatum,
-                                    MetricDatum, MetricDatumBase, cloudwatch_backends)
+                                    cloudwatch_backends)
 from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import ActionResult
 
@@ -62,26 +60,7 @@ HISTORY_KEEP = timedelta(days=14)       # CloudWatch keeps alarm history for two
 HISTORY_MAX_ITEMS = 10_000              # per account and region, so a flapping alarm stays cheap
 HISTORY_MAX_RECORDS = 100               # DescribeAlarmHistory's MaxRecords ceiling
 
-# What install() wraps or reads in moto; check_moto() fails loudly when any of it has moved.
-PATCHED_BACKEND_METHODS = {
-    "put_metric_alarm": ("self", "name", "namespace", "metric_name", "comparison_operator"),
-    "set_alarm_state": ("self", "alarm_name", "reason", "reason_data", "state_value"),
-    "delete_alarms": ("self", "alarm_names"),
-    "put_metric_data": ("self", "namespace", "metric_data"),
-    "_validate_parameters_put_metric_data": ("self", "metric", "query_num"),
-}
-ALARM_ATTRIBUTES = ("name", "alarm_arn", "region_name", "namespace", "metric_name", "statistic",
-                    "extended_statistic", "period", "evaluation_periods", "datapoints_to_alarm",
-                    "threshold", "comparison_operator", "dimensions", "treat_missing_data",
-                    "evaluate_low_sample_count_percentile", "unit", "description",
-                    "actions_enabled", "alarm_actions", "ok_actions", "insufficient_data_actions",
-                    "configuration_updated_timestamp", "state_value", "state_reason",
-                    "state_reason_data", "state_updated_timestamp", "metric_data_queries", "rule",
-                    "history")
-DATUM_ATTRIBUTES = ("namespace", "name", "dimensions", "timestamp", "unit")
-
 # What this module keeps on moto's objects, under names moto does not use.
-_MARK = "_labkit_alarms"
 _HISTORY = "_labkit_alarm_history"
 _INDEX = "_labkit_metric_index"
 _RESOLUTION = "_labkit_storage_resolution"
@@ -216,7 +195,7 @@ class InvalidNextToken(CloudWatchException):
 
 
 def describe_alarm_history(self: CloudWatchResponse) -> ActionResult:
-    """DescribeAlarmHistory, which moto 5.2.5 lacks (added to ``CloudWatchResponse``)."""
+    """DescribeAlarmHistory, which moto 5.2 lacks (added to ``CloudWatchResponse``)."""
     backend = self.cloudwatch_backend
     with _lock:
         items = list(history_of(backend))
@@ -309,7 +288,9 @@ def deliver(action: PendingAction, publish: Publisher) -> bool:
 
 # -- the patches ---------------------------------------------------------------------------------
 
-def _wrap_put_metric_alarm(original: Callable) -> Callable:
+def wrap_put_metric_alarm(original: Callable) -> Callable:
+    """``CloudWatchBackend.put_metric_alarm``: a new alarm starts in INSUFFICIENT_DATA, an
+    updated one keeps its state; both record a ConfigurationUpdate history item."""
     @functools.wraps(original)
     def put_metric_alarm(self: CloudWatchBackend, name: str, *args: Any, **kwargs: Any) -> Alarm:
         with _lock:
@@ -338,7 +319,9 @@ def _wrap_put_metric_alarm(original: Callable) -> Callable:
     return put_metric_alarm
 
 
-def _wrap_set_alarm_state(original: Callable) -> Callable:
+def wrap_set_alarm_state(original: Callable) -> Callable:
+    """``CloudWatchBackend.set_alarm_state``: the state holds for a period, and a change is
+    recorded and acted on."""
     @functools.wraps(original)
     def set_alarm_state(self: CloudWatchBackend, alarm_name: str, reason: str,
                         reason_data: str, state_value: str) -> None:
@@ -362,7 +345,8 @@ def _wrap_set_alarm_state(original: Callable) -> Callable:
     return set_alarm_state
 
 
-def _wrap_delete_alarms(original: Callable) -> Callable:
+def wrap_delete_alarms(original: Callable) -> Callable:
+    """``CloudWatchBackend.delete_alarms``: each deletion is recorded in the history."""
     @functools.wraps(original)
     def delete_alarms(self: CloudWatchBackend, alarm_names: list[str]) -> None:
         with _lock:
@@ -377,7 +361,9 @@ def _wrap_delete_alarms(original: Callable) -> Callable:
     return delete_alarms
 
 
-def _wrap_put_metric_data(original: Callable) -> Callable:
+def wrap_put_metric_data(original: Callable) -> Callable:
+    """``CloudWatchBackend.put_metric_data``: each stored datum remembers its
+    StorageResolution."""
     @functools.wraps(original)
     def put_metric_data(self: CloudWatchBackend, namespace: str,
                         metric_data: list[dict[str, Any]]) -> None:
@@ -393,65 +379,6 @@ def _wrap_put_metric_data(original: Callable) -> Callable:
                 setattr(datum, _RESOLUTION, resolution)
 
     return put_metric_data
-
-
-WRAPPERS: dict[str, Callable[[Callable], Callable]] = {
-    "put_metric_alarm": _wrap_put_metric_alarm,
-    "set_alarm_state": _wrap_set_alarm_state,
-    "delete_alarms": _wrap_delete_alarms,
-    "put_metric_data": _wrap_put_metric_data,
-}
-
-
-def check_moto() -> None:
-    """Raise if a moto internal this module relies on has moved (moto is pinned to 5.2.x)."""
-    problems = []
-    for name, expected in PATCHED_BACKEND_METHODS.items():
-        method = getattr(CloudWatchBackend, name, None)
-        if method is None:
-            problems.append(f"CloudWatchBackend.{name} is gone")
-            continue
-        method = getattr(method, "__wrapped__", method)
-        params = tuple(inspect.signature(method).parameters)
-        if params[:len(expected)] != expected:
-            problems.append(f"CloudWatchBackend.{name}{params} no longer starts with {expected}")
-    response_method = getattr(CloudWatchResponse, "describe_alarm_history", None)
-    if response_method is not None and not getattr(response_method, _MARK, False):
-        problems.append("moto now has CloudWatchResponse.describe_alarm_history: drop ours")
-    for name in ("cloudwatch_backend", "_get_param"):
-        if not hasattr(CloudWatchResponse, name):
-            problems.append(f"CloudWatchResponse.{name} is gone")
-    alarm_source = inspect.getsource(Alarm)
-    for attribute in ALARM_ATTRIBUTES:
-        if not re.search(rf"self\.{attribute}\b\s*[:=]", alarm_source):
-            problems.append(f"Alarm.{attribute} is gone")
-    datum_source = inspect.getsource(MetricDatum) + inspect.getsource(MetricAggregatedDatum) \
-        + inspect.getsource(MetricDatumBase)
-    for attribute in DATUM_ATTRIBUTES + ("value", "sample_count", "sum", "min", "max"):
-        if not re.search(rf"self\.{attribute}\b\s*[:=]", datum_source):
-            problems.append(f"metric datum attribute {attribute} is gone")
-    backend_init = inspect.getsource(CloudWatchBackend.__init__)
-    for attribute in ("alarms", "metric_data"):
-        if not re.search(rf"self\.{attribute}\b\s*[:=]", backend_init):
-            problems.append(f"CloudWatchBackend.{attribute} is gone")
-    if problems:
-        raise RuntimeError("labkit.local.cloudwatch.alarms does not fit this moto: " + "; ".join(problems))
-
-
-def patch_moto() -> None:
-    """Install the patches (once per process)."""
-    with _lock:
-        check_moto()
-        for name, wrap in WRAPPERS.items():
-            current = getattr(CloudWatchBackend, name)
-            if getattr(current, _MARK, False):
-                continue
-            wrapped = wrap(current)
-            setattr(wrapped, _MARK, True)
-            setattr(CloudWatchBackend, name, wrapped)
-        if not getattr(getattr(CloudWatchResponse, "describe_alarm_history", None), _MARK, False):
-            setattr(describe_alarm_history, _MARK, True)
-            setattr(CloudWatchResponse, "describe_alarm_history", describe_alarm_history)
 
 
 # -- metric data, indexed ------------------------------------------------------------------------
@@ -639,15 +566,15 @@ class AlarmService:
             self._wake.clear()
 
 
-def install(publish: Publisher | None = None, tick_seconds: float | None = None) -> AlarmService:
-    """Patch moto's CloudWatch and start the alarm scheduler; returns it (``.shutdown()``).
+def start(publish: Publisher | None = None, tick_seconds: float | None = None) -> AlarmService:
+    """Start the alarm scheduler; returns it (``.shutdown()``). It evaluates the alarms of a moto
+    whose CloudWatch has this module's wrappers (``labkit.local.moto_patches.install()``).
 
     *publish* replaces the in-process SNS publish (``publish(topic_arn, message, subject)``);
     *tick_seconds* the evaluation interval (default: ``LABKIT_ALARM_TICK_SECONDS`` or 1 s).
     A second call replaces the running scheduler.
     """
     global _active
-    patch_moto()
     service = AlarmService(publish, tick_seconds)
     with _lock:
         previous, _active = _active, service

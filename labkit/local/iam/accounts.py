@@ -5,14 +5,11 @@ each account's IAM in each of the six partitions - aws, aws-cn, aws-us-gov, ... 
 the IAM of every partition not used yet, each with its ~1,600 AWS managed policies. In the
 local cloud that was about a second of CPU for every cloud started, and again for every
 account a learner's keys name. A partition whose IAM was never built holds no keys, so
-looking only in the ones built gives the same answer.
+looking only in the ones built gives the same answer. :func:`account_of` stands in for moto's
+``moto.iam.models.get_account_id_from`` (``labkit.local.moto_patches`` installs it).
 """
 
 from __future__ import annotations
-
-import inspect
-
-_MARK = "_labkit_built_partitions_only"
 
 
 def account_of(access_key: str) -> str:
@@ -25,19 +22,3 @@ def account_of(access_key: str) -> str:
             if access_key in account[partition].access_keys:
                 return account_id
     return DEFAULT_ACCOUNT_ID
-
-
-def install() -> None:
-    """Answer moto's access-key lookups with :func:`account_of` in this process (idempotent);
-    raises RuntimeError if moto moved the function it replaces."""
-    from moto.iam import models
-
-    original = getattr(models, "get_account_id_from", None)
-    if getattr(original, _MARK, False):
-        return
-    if not callable(original) or list(inspect.signature(original).parameters) != ["access_key"]:
-        raise RuntimeError("moto moved moto.iam.models.get_account_id_from, which labkit "
-                           "replaces: pin moto to the version it was written for "
-                           "(see pyproject.toml).")
-    setattr(account_of, _MARK, True)
-    models.get_account_id_from = account_of

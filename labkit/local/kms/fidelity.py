@@ -1,7 +1,8 @@
-"""KMS as the lesson needs it: patches to moto 5.2.5's KMS where it differs from AWS.
+"""KMS as the lesson needs it: patches to moto 5.2's KMS where it differs from AWS.
 
-``install()`` wraps a few methods of ``moto.kms.models.KmsBackend`` and
-``moto.kms.responses.KmsResponse`` (it never rewrites them), so that:
+This module's wrappers of a few methods of ``moto.kms.models.KmsBackend`` and
+``moto.kms.responses.KmsResponse`` (they wrap, never rewrite; ``labkit.local.moto_patches``
+installs them) make it so that:
 
 * ``CreateKey`` without ``KeyUsage`` makes an ``ENCRYPT_DECRYPT`` key, as AWS does (moto left the
   usage empty, so ``KeyUsage`` was missing from the key's metadata);
@@ -25,8 +26,6 @@
 Already right in moto, and kept so by tests: a wrong or missing encryption context fails with
 ``InvalidCiphertextException`` and an empty message, as on AWS; aliases and alias ARNs work for
 Encrypt, Decrypt and DescribeKey.
-
-moto is pinned to 5.2.x; ``install()`` raises at once if a method it wraps has moved.
 """
 
 from __future__ import annotations
@@ -37,7 +36,6 @@ import threading
 from typing import Any, Callable
 
 from moto.core.exceptions import JsonRESTError
-from moto.kms import models as kms_models
 from moto.kms import utils as kms_utils
 from moto.kms.exceptions import AccessDeniedException
 from moto.kms.models import Key, KmsBackend
@@ -45,13 +43,6 @@ from moto.kms.responses import KmsResponse
 
 MIN_PENDING_WINDOW_DAYS = 7
 MAX_PENDING_WINDOW_DAYS = 30
-
-# The methods install() wraps, by class.
-PATCHED_BACKEND_METHODS = ("create_key", "encrypt", "decrypt", "disable_key", "enable_key",
-                           "cancel_key_deletion", "schedule_key_deletion")
-PATCHED_RESPONSE_METHODS = ("schedule_key_deletion", "cancel_key_deletion")
-
-_MARK = "_labkit_kms_fidelity"
 
 
 class DisabledException(JsonRESTError):
@@ -122,7 +113,8 @@ def key_by_any_id(backend: KmsBackend, key_id: str) -> Key | None:
     return backend.keys.get(backend.get_key_id(key_id))
 
 
-def _wrap_create_key(original: Callable) -> Callable:
+def wrap_create_key(original: Callable) -> Callable:
+    """``KmsBackend.create_key``: a key made without ``KeyUsage`` is ``ENCRYPT_DECRYPT``."""
     @functools.wraps(original)
     def create_key(self: KmsBackend, policy: str | None, key_usage: str | None,
                    *args: Any, **kwargs: Any) -> Key:
@@ -130,7 +122,8 @@ def _wrap_create_key(original: Callable) -> Callable:
     return create_key
 
 
-def _wrap_encrypt(original: Callable) -> Callable:
+def wrap_encrypt(original: Callable) -> Callable:
+    """``KmsBackend.encrypt``: a disabled key, or one pending deletion, refuses."""
     @functools.wraps(original)
     def encrypt(self: KmsBackend, key_id: str, *args: Any, **kwargs: Any) -> Any:
         key = key_by_any_id(self, key_id)
@@ -140,7 +133,9 @@ def _wrap_encrypt(original: Callable) -> Callable:
     return encrypt
 
 
-def _wrap_decrypt(original: Callable) -> Callable:
+def wrap_decrypt(original: Callable) -> Callable:
+    """``KmsBackend.decrypt``: a disabled key, or one pending deletion, refuses; a refusal keeps
+    its message."""
     @functools.wraps(original)
     def decrypt(self: KmsBackend, ciphertext_blob: bytes, *args: Any, **kwargs: Any) -> Any:
         key_id = ciphertext_key_id(ciphertext_blob)
@@ -170,7 +165,30 @@ def _must_be_pending_deletion(key: Key) -> None:
         raise KMSInvalidStateException(f"{key.arn} is not pending deletion.")
 
 
-def _wrap_schedule_response(original: Callable) -> Callable:
+def wrap_enable_key(original: Callable) -> Callable:
+    """``KmsBackend.enable_key``: takes a key ARN; refuses a key pending deletion."""
+    return _wrap_key_state_change(original, ensure_not_pending_deletion)
+
+
+def wrap_disable_key(original: Callable) -> Callable:
+    """``KmsBackend.disable_key``: takes a key ARN; refuses a key pending deletion."""
+    return _wrap_key_state_change(original, ensure_not_pending_deletion)
+
+
+def wrap_schedule_key_deletion(original: Callable) -> Callable:
+    """``KmsBackend.schedule_key_deletion``: takes a key ARN; refuses a key already pending
+    deletion."""
+    return _wrap_key_state_change(original, ensure_not_pending_deletion)
+
+
+def wrap_cancel_key_deletion(original: Callable) -> Callable:
+    """``KmsBackend.cancel_key_deletion``: takes a key ARN; only a key pending deletion."""
+    return _wrap_key_state_change(original, _must_be_pending_deletion)
+
+
+def wrap_schedule_key_deletion_response(original: Callable) -> Callable:
+    """``KmsResponse.schedule_key_deletion``: checks the window (7-30 days) and answers as AWS
+    does, with the key ARN, its state and the window."""
     @functools.wraps(original)
     def schedule_key_deletion(self: KmsResponse) -> str:
         days = self._get_param("PendingWindowInDays")
@@ -186,27 +204,14 @@ def _wrap_schedule_response(original: Callable) -> Callable:
     return schedule_key_deletion
 
 
-def _wrap_cancel_response(original: Callable) -> Callable:
+def wrap_cancel_key_deletion_response(original: Callable) -> Callable:
+    """``KmsResponse.cancel_key_deletion``: answers with the key ARN, as AWS does."""
     @functools.wraps(original)
     def cancel_key_deletion(self: KmsResponse) -> str:
         answer = json.loads(original(self))
         answer["KeyId"] = self.kms_backend.describe_key(answer["KeyId"]).arn
         return json.dumps(answer)
     return cancel_key_deletion
-
-
-def _patch(cls: type, name: str, wrapper: Callable[[Callable], Callable]) -> None:
-    original = getattr(cls, name, None)
-    if original is None or not callable(original):
-        raise RuntimeError(
-            f"moto moved {cls.__module__}.{cls.__name__}.{name}, which labkit's KMS fidelity "
-            "patch wraps: pin moto to the version it was written for (see pyproject.toml)."
-        )
-    if getattr(original, _MARK, False):
-        return
-    wrapped = wrapper(original)
-    setattr(wrapped, _MARK, True)
-    setattr(cls, name, wrapped)
 
 
 class _KeyPairOnFirstUse:
@@ -224,42 +229,11 @@ class _KeyPairOnFirstUse:
         return getattr(self._pair, name)
 
 
-def _defer_symmetric_key_pairs(original: Callable[[str], Any]) -> Callable[[str], Any]:
+def defer_symmetric_key_pairs(original: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``kms.models.generate_private_key``: a symmetric key's pair is made only when used."""
     @functools.wraps(original)
     def generate_private_key(key_spec: str) -> Any:
         if key_spec != "SYMMETRIC_DEFAULT":
             return original(key_spec)
         return _KeyPairOnFirstUse(lambda: original(key_spec))
-    setattr(generate_private_key, _MARK, True)
     return generate_private_key
-
-
-def install() -> None:
-    """Patch moto's KMS in this process (idempotent); raises RuntimeError if moto changed."""
-    if not callable(getattr(kms_utils, "_deserialize_ciphertext_blob", None)):
-        raise RuntimeError("moto.kms.utils._deserialize_ciphertext_blob moved: pin moto 5.2.x.")
-    original = getattr(kms_models, "generate_private_key", None)
-    if not callable(original):
-        raise RuntimeError("moto.kms.models.generate_private_key moved: pin moto 5.2.x.")
-    if not getattr(original, _MARK, False):
-        kms_models.generate_private_key = _defer_symmetric_key_pairs(original)
-    _patch(KmsBackend, "create_key", _wrap_create_key)
-    _patch(KmsBackend, "encrypt", _wrap_encrypt)
-    _patch(KmsBackend, "decrypt", _wrap_decrypt)
-    _patch(KmsBackend, "disable_key", lambda f: _wrap_key_state_change(
-        f, ensure_not_pending_deletion))
-    _patch(KmsBackend, "enable_key", lambda f: _wrap_key_state_change(
-        f, ensure_not_pending_deletion))
-    _patch(KmsBackend, "cancel_key_deletion", lambda f: _wrap_key_state_change(
-        f, _must_be_pending_deletion))
-    _patch(KmsBackend, "schedule_key_deletion", lambda f: _wrap_key_state_change(
-        f, ensure_not_pending_deletion))
-    _patch(KmsResponse, "schedule_key_deletion", _wrap_schedule_response)
-    _patch(KmsResponse, "cancel_key_deletion", _wrap_cancel_response)
-
-
-def installed() -> bool:
-    """Whether ``install()`` has run in this process."""
-    return all(getattr(getattr(KmsBackend, name), _MARK, False)
-               for name in PATCHED_BACKEND_METHODS) and all(
-        getattr(getattr(KmsResponse, name), _MARK, False) for name in PATCHED_RESPONSE_METHODS)

@@ -1,7 +1,8 @@
-"""Calls to the local Slack's own JSON API (``/api/...`` and ``/labkit/slack/...``).
+"""The local Slack's own JSON API: its paths, and the one function labkit calls it with.
 
-One function for labkit's side of it (the notebooks' Lab, the CLI, fault plans, the class
-rehearsal, the step checks), so each caller only decides what a failure means to its user.
+The paths are written here once: the local Slack's app (``app.py``) serves them, and labkit's
+side of it (the notebooks' Lab, the CLI, fault plans, the class rehearsal, the step checks) calls
+them through :func:`call`, so each caller only decides what a failure means to its user.
 """
 
 from __future__ import annotations
@@ -10,6 +11,15 @@ import json
 import ssl
 import urllib.request
 from typing import Any
+
+# GET: the stored messages (query: ``channel``, ``after`` an id); DELETE: forget them all.
+MESSAGES_PATH = "/api/messages"
+# POST {"channel"}: the channel's webhook (made on first use, with its secret path); GET: all.
+WEBHOOKS_PATH = "/labkit/slack/webhooks"
+# GET, POST {"rate_limit": bool}: the local Slack's settings.
+SETTINGS_PATH = "/labkit/slack/settings"
+# POST: plan a fault; GET: the faults to come; DELETE: forget them (query: ``channel``).
+FAULTS_PATH = "/labkit/slack/faults"
 
 
 def call(base_url: str, method: str, path: str, body: dict | None = None, *,

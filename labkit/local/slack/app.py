@@ -20,8 +20,8 @@ Slack's behaviour reproduced here, from Slack's documentation:
   webhooks refuse anything else with 400 ``invalid_blocks``.
 
 Besides the webhooks, the app serves a small JSON API for labkit: read and clear the stored
-messages (``/api/messages``), create and list webhooks, switch rate limiting on and off, and
-plan faults per webhook (``/labkit/slack/...``; see ``slack_faults.py``). It is meant to listen
+messages, create and list webhooks, switch rate limiting on and off, and plan faults per
+webhook (see ``slack_faults.py``); its paths are in ``api.py``. It is meant to listen
 on 127.0.0.1 only. People read a channel on its page, ``/channels/<channel>``, where messages
 appear as Slack shows them, live (see ``channel_page.py``).
 
@@ -31,19 +31,14 @@ appears in any other answer, in ``repr()`` or in this module's log records.
 
 from __future__ import annotations
 
-import copy
 import hmac
 import json
 import logging
 import math
 import re
-import secrets
-import string
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -51,19 +46,18 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from .api import FAULTS_PATH, MESSAGES_PATH, SETTINGS_PATH, WEBHOOKS_PATH
 from .channel_page import ChannelPages
 from .fault_plans import FaultBook, FaultSpecError, drop_connection, http_answer, parse_fault
+from .store import SlackStore
 
 log = logging.getLogger(__name__)
 
-TEAM_ID = "T0LOCAL01"
 MAX_ATTACHMENTS = 100
 MAX_BLOCKS = 50
 RATE_PER_SECOND = 1.0
 RATE_BURST = 3
 
-_HOOK_ALPHABET = string.ascii_uppercase + string.digits
-_SECRET_ALPHABET = string.ascii_letters + string.digits
 # Slack channel names: lower-case letters, digits, hyphens and underscores, at most 80 long.
 _CHANNEL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,79}")
 
@@ -114,148 +108,6 @@ class RateLimiter:
 def retry_after_seconds(wait: float) -> int:
     """The ``Retry-After`` value for a wait: whole seconds, rounded up, at least 1."""
     return max(1, math.ceil(wait))
-
-
-# --------------------------------------------------------------------------------------------
-# The store
-
-
-@dataclass(frozen=True)
-class Webhook:
-    """One incoming webhook of the local Slack, bound to one channel."""
-
-    team_id: str
-    hook_id: str
-    secret: str = field(repr=False)  # kept out of repr() so it never lands in a log or a traceback
-    channel: str
-    created_at: str
-
-    @property
-    def path(self) -> str:
-        """The URL path that posts to this webhook (it contains the secret)."""
-        return f"/services/{self.team_id}/{self.hook_id}/{self.secret}"
-
-    def public_info(self) -> dict[str, str]:
-        """What may be shown about this webhook to anyone: everything but the secret."""
-        return {
-            "channel": self.channel,
-            "team_id": self.team_id,
-            "hook_id": self.hook_id,
-            "created_at": self.created_at,
-        }
-
-
-def _iso_utc(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="microseconds").replace(
-        "+00:00", "Z"
-    )
-
-
-class SlackStore:
-    """Webhooks and messages of the local Slack, in memory, safe to share between threads.
-
-    ``clock`` gives wall-clock seconds since the epoch (for message timestamps); tests inject
-    a fixed one.
-    """
-
-    def __init__(self, *, team_id: str = TEAM_ID, clock: Callable[[], float] = time.time) -> None:
-        self.team_id = team_id
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._arrived = threading.Condition(self._lock)  # wakes wait_for_messages()
-        self._by_channel: dict[str, Webhook] = {}
-        self._by_hook_id: dict[str, Webhook] = {}
-        self._messages: list[dict[str, Any]] = []
-        self._next_id = 1
-        self._last_ts_micros = 0
-
-    def create_webhook(self, channel: str) -> Webhook:
-        """Return the channel's webhook, creating it on first use (one per channel).
-
-        Re-running a notebook therefore gets the same URL back, as long as the process lives.
-        """
-        with self._lock:
-            existing = self._by_channel.get(channel)
-            if existing is not None:
-                return existing
-            hook_id = self._new_hook_id()
-            webhook = Webhook(
-                team_id=self.team_id,
-                hook_id=hook_id,
-                secret="".join(secrets.choice(_SECRET_ALPHABET) for _ in range(24)),
-                channel=channel,
-                created_at=_iso_utc(self._clock()),
-            )
-            self._by_channel[channel] = webhook
-            self._by_hook_id[hook_id] = webhook
-            return webhook
-
-    def _new_hook_id(self) -> str:
-        while True:  # a collision in 36**10 is unlikely, but cheap to rule out
-            hook_id = "B" + "".join(secrets.choice(_HOOK_ALPHABET) for _ in range(10))
-            if hook_id not in self._by_hook_id:
-                return hook_id
-
-    def webhooks(self) -> list[Webhook]:
-        """Every webhook, oldest first."""
-        with self._lock:
-            return list(self._by_channel.values())
-
-    def find(self, hook_id: str) -> Webhook | None:
-        """The webhook with this hook id, or None."""
-        with self._lock:
-            return self._by_hook_id.get(hook_id)
-
-    def add_message(self, webhook: Webhook, payload: dict[str, Any]) -> dict[str, Any]:
-        """Store an accepted message and return a copy of the stored record."""
-        with self._lock:
-            # Slack's ts is "seconds.microseconds" and unique within a channel; keep ours
-            # strictly increasing even when two messages arrive in the same microsecond.
-            micros = max(int(round(self._clock() * 1_000_000)), self._last_ts_micros + 1)
-            self._last_ts_micros = micros
-            text = payload.get("text")
-            record = {
-                "id": self._next_id,
-                "ts": f"{micros // 1_000_000}.{micros % 1_000_000:06d}",
-                "time": _iso_utc(micros / 1_000_000),
-                "channel": webhook.channel,
-                "webhook_id": webhook.hook_id,
-                "payload": copy.deepcopy(payload),
-                "text": text if isinstance(text, str) else "",
-            }
-            self._next_id += 1
-            self._messages.append(record)
-            self._arrived.notify_all()
-            return copy.deepcopy(record)
-
-    def messages(self, channel: str | None = None, after_id: int = 0) -> list[dict[str, Any]]:
-        """Stored messages with an id above ``after_id``, oldest first, optionally one channel's."""
-        with self._lock:
-            return [
-                copy.deepcopy(m)
-                for m in self._messages
-                if m["id"] > after_id and (channel is None or m["channel"] == channel)
-            ]
-
-    def wait_for_messages(self, channel: str | None, after_id: int,
-                          timeout: float) -> list[dict[str, Any]]:
-        """Like :meth:`messages`, but when there is none yet, wait up to *timeout* s for one."""
-        with self._arrived:
-            self._arrived.wait_for(lambda: any(
-                m["id"] > after_id and (channel is None or m["channel"] == channel)
-                for m in self._messages), timeout)
-        return self.messages(channel, after_id)
-
-    def clear(self) -> int:
-        """Delete every stored message and return how many there were.
-
-        Webhooks stay (the deployed function holds their URLs), and ids keep increasing so that
-        a reader polling with ``after_id`` never misses a message posted after the clear.
-        """
-        with self._lock:
-            count = len(self._messages)
-            self._messages.clear()
-            return count
 
 
 # --------------------------------------------------------------------------------------------
@@ -355,15 +207,16 @@ class SlackApp:
             Rule("/services/<team>/<hook>/<secret>", endpoint="webhook", methods=["POST"]),
             # Any other shape under /services/ is a webhook that does not exist, as on Slack.
             Rule("/services/<path:rest>", endpoint="no_service", methods=["POST"]),
-            Rule("/api/messages", endpoint="list_messages", methods=["GET"]),
-            Rule("/api/messages", endpoint="clear_messages", methods=["DELETE"]),
-            Rule("/labkit/slack/webhooks", endpoint="create_webhook", methods=["POST"]),
-            Rule("/labkit/slack/webhooks", endpoint="list_webhooks", methods=["GET"]),
-            Rule("/labkit/slack/settings", endpoint="get_settings", methods=["GET"]),
-            Rule("/labkit/slack/settings", endpoint="set_settings", methods=["POST"]),
-            Rule("/labkit/slack/faults", endpoint="list_faults", methods=["GET"]),
-            Rule("/labkit/slack/faults", endpoint="add_fault", methods=["POST"]),
-            Rule("/labkit/slack/faults", endpoint="clear_faults", methods=["DELETE"]),
+            # labkit's JSON API (its paths: api.py).
+            Rule(MESSAGES_PATH, endpoint="list_messages", methods=["GET"]),
+            Rule(MESSAGES_PATH, endpoint="clear_messages", methods=["DELETE"]),
+            Rule(WEBHOOKS_PATH, endpoint="create_webhook", methods=["POST"]),
+            Rule(WEBHOOKS_PATH, endpoint="list_webhooks", methods=["GET"]),
+            Rule(SETTINGS_PATH, endpoint="get_settings", methods=["GET"]),
+            Rule(SETTINGS_PATH, endpoint="set_settings", methods=["POST"]),
+            Rule(FAULTS_PATH, endpoint="list_faults", methods=["GET"]),
+            Rule(FAULTS_PATH, endpoint="add_fault", methods=["POST"]),
+            Rule(FAULTS_PATH, endpoint="clear_faults", methods=["DELETE"]),
         ])
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
@@ -502,7 +355,7 @@ def make_slack_app(store: SlackStore, *, rate_limit: bool = True,
     """Build the local Slack WSGI application over ``store``.
 
     ``rate_limit`` starts with Slack's per-webhook rate limit on or off (it can be switched at
-    run time through ``POST /labkit/slack/settings``); ``limiter`` replaces the default
+    run time by a POST to ``api.SETTINGS_PATH``); ``limiter`` replaces the default
     one-per-second token bucket, e.g. with one on a fake clock in tests; ``wait_scale``
     (``LABKIT_WAIT_SCALE``, see ``waits.py``) shortens the default bucket's seconds.
     """

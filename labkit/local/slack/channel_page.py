@@ -34,7 +34,7 @@ import secrets
 from collections.abc import Iterator
 from datetime import tzinfo
 from string import Template
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from werkzeug.routing import Rule
@@ -42,9 +42,7 @@ from werkzeug.wrappers import Request, Response
 
 from ...masking import mask_secrets
 from ...show.slack_preview import render_html
-
-if TYPE_CHECKING:
-    from .app import SlackStore
+from .store import SlackStore
 
 KEEPALIVE_SECONDS = 15.0
 # How long the browser waits before reconnecting a dropped stream (its default is about 3 s).

@@ -12,7 +12,6 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-_MARK = "_labkit_one_signing_key"
 _lock = threading.Lock()
 _key: rsa.RSAPrivateKey | None = None
 
@@ -26,21 +25,7 @@ def signing_key() -> rsa.RSAPrivateKey:
         return _key
 
 
-def _private_key(self: Any) -> rsa.RSAPrivateKey:  # noqa: ARG001 - every subscription alike
+def subscription_private_key(self: Any) -> rsa.RSAPrivateKey:  # noqa: ARG001 - all alike
+    """``sns.models.Subscription.private_key``: every subscription signs with :func:`signing_key`
+    (``labkit.local.moto_patches`` installs it)."""
     return signing_key()
-
-
-def install() -> None:
-    """Make every SNS subscription of this process sign with :func:`signing_key` (idempotent);
-    raises RuntimeError if moto moved the method it replaces."""
-    from moto.sns.models import Subscription
-
-    original = getattr(Subscription, "private_key", None)
-    if getattr(original, _MARK, False):
-        return
-    if not callable(original):
-        raise RuntimeError("moto moved moto.sns.models.Subscription.private_key, which labkit "
-                           "replaces: pin moto to the version it was written for "
-                           "(see pyproject.toml).")
-    setattr(_private_key, _MARK, True)
-    Subscription.private_key = _private_key
