@@ -74,16 +74,16 @@ def test_a_run_that_leaves_no_summary_has_no_outcomes(tmp_path, monkeypatch):
     assert heard == [] and run.notebooks == [] and run.exit_code == 3
 
 
-def test_every_learner_gets_the_parameters_set_for_the_class(tmp_path, monkeypatch):
-    """All of them, from the declaration: only student and slack_channel are each learner's."""
+def rehearsal_given(tmp_path, monkeypatch, students: list[str], options: list[str]):
+    """What ``labkit run --students`` hands the rehearsal: each learner, and the shared flags."""
     (tmp_path / "notebooks").mkdir()
     (tmp_path / "notebooks" / "00_overview.ipynb").write_text("{}")
     roster = tmp_path / "class.txt"
-    roster.write_text("ann\nbob\n")
+    roster.write_text("".join(f"{student}\n" for student in students))
     monkeypatch.chdir(tmp_path)
     given = []
 
-    def rehearse(learners, out_dir, flags, *, workers, progress):
+    def rehearse(learners, out_dir, flags, **_):
         given.append(([learner.student for learner in learners], list(flags)))
         out_dir.mkdir(parents=True)
         return []
@@ -91,38 +91,28 @@ def test_every_learner_gets_the_parameters_set_for_the_class(tmp_path, monkeypat
     monkeypatch.setattr(rehearsal, "rehearse", rehearse)
     parser = argparse.ArgumentParser(prog="labkit")
     register_cli(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["run", "--students", str(roster), "--region", "eu-west-1",
-                              "--slack-channel", "class", "--bastion-vcpus", "4",
-                              "--bastion-cpu", "measured", "--lang", "ko", "--only", "00",
-                              "--out", str(tmp_path / "out"), "-q"])
-
+    args = parser.parse_args(["run", "--students", str(roster), *options,
+                              "--out", str(tmp_path / "out")])
     assert args.func(args) == 0
-    [(students, flags)] = given
+    [(students_given, flags)] = given
+    return students_given, flags
+
+
+def test_every_learner_gets_the_parameters_set_for_the_class(tmp_path, monkeypatch):
+    """All of them, from the declaration: only student and slack_channel are each learner's."""
+    students, flags = rehearsal_given(tmp_path, monkeypatch, ["ann", "bob"], [
+        "--region", "eu-west-1", "--slack-channel", "class", "--bastion-vcpus", "4",
+        "--bastion-cpu", "measured", "--lang", "ko", "--only", "00", "-q"])
+
     assert students == ["ann", "bob"]
     assert flags == ["--region", "eu-west-1", "--bastion-vcpus", "4", "--bastion-cpu",
                      "measured", "--lang", "ko", "--cleanup", "never", "--only", "00"]
 
 
 def test_a_rehearsal_scripts_the_bastions_cpu_unless_told(tmp_path, monkeypatch):
-    (tmp_path / "notebooks").mkdir()
-    (tmp_path / "notebooks" / "00_overview.ipynb").write_text("{}")
-    roster = tmp_path / "class.txt"
-    roster.write_text("ann\n")
-    monkeypatch.chdir(tmp_path)
-    given = []
+    _, flags = rehearsal_given(tmp_path, monkeypatch, ["ann"], [])
 
-    def rehearse(learners, out_dir, flags, **_):
-        given.append(list(flags))
-        out_dir.mkdir(parents=True)
-        return []
-
-    monkeypatch.setattr(rehearsal, "rehearse", rehearse)
-    parser = argparse.ArgumentParser(prog="labkit")
-    register_cli(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["run", "--students", str(roster), "--out", str(tmp_path / "out")])
-
-    assert args.func(args) == 0
-    assert given == [["--bastion-cpu", "scripted", "--cleanup", "never"]]
+    assert flags == ["--bastion-cpu", "scripted", "--cleanup", "never"]
 
 
 def notebook(name: str, status: str, seconds: float = 1.0, error: str = "") -> dict:
