@@ -100,7 +100,7 @@ def test_the_unknown_parameter_error_comes_in_korean_too():
     finally:
         i18n.set_language("en")
     assert "알 수 없는 파라미터" in refused.value.what and "'studnet'" in refused.value.what
-    assert refused.value.todo == "'studnet'은(는) 혹시 'student'인가요?"
+    assert refused.value.todo == "'studnet': 혹시 'student'을(를) 쓰려고 하셨나요?"
 
 
 def test_a_parameter_nothing_is_close_to_lists_the_valid_ones():
