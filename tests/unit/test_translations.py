@@ -254,3 +254,36 @@ def test_a_parameters_cell_without_the_english_default_is_refused(tmp_path: Path
     nb.cells[1].source = 'target = "local"\n'
     with pytest.raises(tr.TranslationError, match='lang = "en"'):
         tr.translate(nb, full_catalogue())
+
+
+# -- the Korean notebooks in labkit's commands -------------------------------------------------
+@pytest.mark.parametrize("lang, title", [("ko", "# 00 · 개요"), ("en", "# 00 · Overview")])
+def test_the_student_edition_is_built_from_the_notebooks_of_its_language(
+        tmp_path: Path, monkeypatch, lang: str, title: str) -> None:
+    import argparse
+
+    from labkit import i18n
+    from labkit.classroom import student_edition
+
+    exercise = "r = sns.create_topic(Name='x')"
+    for folder, heading in ((tmp_path / "notebooks", "# 00 · Overview"),
+                            (tmp_path / "notebooks" / "ko", "# 00 · 개요")):
+        folder.mkdir(parents=True, exist_ok=True)
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_markdown_cell(heading, id="00-00"),
+                    nbformat.v4.new_code_cell(f"### BEGIN SOLUTION\n{exercise}\n"
+                                              "### END SOLUTION", id="00-01")]
+        nbformat.write(nb, folder / "00_overview.ipynb")
+    monkeypatch.chdir(tmp_path)
+    parser = argparse.ArgumentParser(prog="labkit")
+    student_edition.register_cli(parser.add_subparsers())
+    args = parser.parse_args(["student-edition", "--out", str(tmp_path / "handout"),
+                              "--lang", lang])
+    try:
+        assert args.func(args) == 0
+    finally:
+        i18n.set_language("en")
+    built = nbformat.read(tmp_path / "handout" / "notebooks" / "00_overview.ipynb",
+                          as_version=4)
+    assert built.cells[0].source == title
+    assert exercise not in built.cells[1].source
