@@ -93,7 +93,8 @@ def register_cli(subparsers: Any) -> argparse.ArgumentParser:
         description="Run the notebooks before STEP in batch, with the same parameters as "
                     "`labkit run`, so that notebook STEP can be opened next: after skipping "
                     "notebooks, breaking something, or a restart of the local cloud. Safe to "
-                    "repeat: every notebook only creates what is missing.",
+                    "repeat: every notebook only creates what is missing. With --lang ko it "
+                    "runs the Korean notebooks (notebooks/ko/).",
         epilog="example:\n  labkit catch-up 05 --student kim     make 00-04's resources, then "
                "open 05", formatter_class=argparse.RawDescriptionHelpFormatter)
     catch_up.add_argument("step", help="the notebook you want to open next, e.g. 05")

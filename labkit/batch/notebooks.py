@@ -52,9 +52,10 @@ def default_notebooks(root: Path, only: list[str] | None = None,
     """The workbook's ``NN_name.ipynb`` notebooks in *lang*, sorted, optionally narrowed by
     *only*.
 
-    *root* and *lang* choose the folder as :func:`notebooks_folder` says. Each *only* item selects by number (``01`` or ``1``), by name (``slack_webhook``)
-    or by file name (``01_slack_webhook`` / ``01_slack_webhook.ipynb``). An item that matches
-    nothing raises :class:`LabError`, so a typo never silently runs fewer notebooks.
+    *root* and *lang* choose the folder as :func:`notebooks_folder` says. Each *only* item
+    selects by number (``01`` or ``1``), by name (``slack_webhook``) or by file name
+    (``01_slack_webhook`` / ``01_slack_webhook.ipynb``). An item that matches nothing raises
+    :class:`LabError`, so a typo never silently runs fewer notebooks.
     """
     folder = notebooks_folder(root, lang)
     notebooks = sorted(p for p in folder.glob("*.ipynb") if _NOTEBOOK_NAME.match(p.name))

@@ -8,6 +8,7 @@ notebooks in a temporary folder.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -42,7 +43,8 @@ def test_no_catalogue_entry_is_an_orphan(english: Path) -> None:
     notebook = nbformat.read(english, as_version=4)
     path = tr.catalogue_path(NOTEBOOKS_DIR, english)
     orphans = tr.compare(notebook, tr.load_catalogue(path)).orphans
-    assert not orphans, f"{path.name} has entries for cells {english.name} no longer has: {orphans}"
+    assert not orphans, (f"{path.name} has entries for cells {english.name} no longer has: "
+                         f"{orphans}")
 
 
 def test_every_catalogue_belongs_to_an_english_notebook() -> None:
@@ -287,3 +289,24 @@ def test_the_student_edition_is_built_from_the_notebooks_of_its_language(
                           as_version=4)
     assert built.cells[0].source == title
     assert exercise not in built.cells[1].source
+
+
+# Markdown links and images: [text](target) or ![alt](target), the target up to a space or ")".
+_LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)")
+
+
+@pytest.mark.parametrize("notebook", [*ENGLISH, *sorted((NOTEBOOKS_DIR / "ko").glob("*.ipynb"))],
+                         ids=lambda p: p.relative_to(NOTEBOOKS_DIR).as_posix())
+def test_relative_links_lead_to_files_from_the_notebooks_own_folder(notebook: Path) -> None:
+    # A Korean notebook is one folder deeper: ../docs/ from notebooks/ is ../../docs/ from ko/.
+    broken = []
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        if cell.cell_type != "markdown":
+            continue
+        for target in _LINK.findall(cell.source):
+            path = target.split("#")[0]
+            if not path or re.match(r"^[a-z][a-z0-9+.-]*:", path):  # an anchor here, or a URL
+                continue
+            if not (notebook.parent / path).exists():
+                broken.append(f"cell {cell.id}: {target}")
+    assert not broken, f"{notebook.name} links to files that do not exist: {broken}"
