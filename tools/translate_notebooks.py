@@ -51,7 +51,6 @@ LANG = "ko"
 # The check cells' output: labkit's check report, written in the notebook's language.
 CHECK_REPORT_MIME = "application/vnd.labkit.checks+json"
 _LANG_DEFAULT = re.compile(r'^lang = "en"', re.MULTILINE)
-_NOTEBOOK_NAME = re.compile(r"^\d{2}_.+\.ipynb$")
 
 
 class TranslationError(Exception):
@@ -172,12 +171,11 @@ def korean_path(notebooks_dir: Path, english: Path) -> Path:
 
 
 def english_notebooks(notebooks_dir: Path, only: list[str] | None = None) -> list[Path]:
-    """The English ``NN_name.ipynb`` notebooks of *notebooks_dir*, optionally by number."""
-    found = sorted(p for p in notebooks_dir.glob("*.ipynb") if _NOTEBOOK_NAME.match(p.name))
-    if only:
-        wanted = {item.zfill(2) if item.isdigit() else item for item in only}
-        found = [p for p in found if p.name[:2] in wanted or p.stem in wanted]
-    return found
+    """The English ``NN_name.ipynb`` notebooks of *notebooks_dir*, optionally narrowed by
+    *only* (numbers or names, as ``labkit run --only`` takes them)."""
+    from labkit.batch.notebooks import default_notebooks
+
+    return default_notebooks(notebooks_dir, only)
 
 
 @dataclass
@@ -255,11 +253,13 @@ def main(argv: list[str] | None = None, notebooks_dir: Path = ROOT / "notebooks"
     parser.add_argument("--only", nargs="+", metavar="NN", help="these notebooks only")
     args = parser.parse_args(argv)
 
+    from labkit.errors import LabError
+
     problems = 0
     try:
         outcomes = [generate(notebooks_dir, path, allow_missing=args.allow_missing)
                     for path in english_notebooks(notebooks_dir, args.only)]
-    except TranslationError as exc:
+    except (TranslationError, LabError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     for outcome in outcomes:

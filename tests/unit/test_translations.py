@@ -310,3 +310,12 @@ def test_relative_links_lead_to_files_from_the_notebooks_own_folder(notebook: Pa
             if not (notebook.parent / path).exists():
                 broken.append(f"cell {cell.id}: {target}")
     assert not broken, f"{notebook.name} links to files that do not exist: {broken}"
+
+
+def test_only_narrows_the_notebooks_and_refuses_an_unknown_one(tmp_path: Path, capsys) -> None:
+    write_workbook(tmp_path, full_catalogue())
+    nbformat.write(tiny_notebook(), tmp_path / "02_other.ipynb")  # no catalogue: refused
+    assert tr.main(["--only", "01"], notebooks_dir=tmp_path) == 0
+    assert [p.name for p in (tmp_path / "ko").iterdir()] == ["01_tiny.ipynb"]
+    assert tr.main(["--only", "07"], notebooks_dir=tmp_path) == 1
+    assert "'07'" in capsys.readouterr().err
