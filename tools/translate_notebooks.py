@@ -23,9 +23,9 @@ A catalogue holds one entry per markdown cell, keyed by the cell's id::
 
 An entry whose ``en`` hash is not the English cell's is *stale* (the English text changed
 since it was translated); a markdown cell without an entry is *missing*; an entry whose cell
-id is in no cell is an *orphan*. A Korean notebook with stale or missing entries is not
-written (unless ``--allow-missing``, which keeps the English text of those cells for work in
-progress); orphans are reported.
+id is in no markdown cell is an *orphan*. A Korean notebook with stale or missing entries is
+not written (unless ``--allow-missing``, which keeps the English text of those cells for work
+in progress); orphans are reported, and make ``--check`` fail.
 
     python3 tasks.py translate                  write every Korean notebook
     python3 tasks.py translate --check          report what is out of date; write nothing
@@ -118,7 +118,8 @@ def compare(notebook: nbformat.NotebookNode, catalogue: dict[str, dict[str, str]
             findings.missing.append(cell.id)
         elif entry["en"] != english_hash(source_of(cell)):
             findings.stale.append(cell.id)
-    ids = {cell.id for cell in notebook.cells}
+    # Only markdown cells are translated: an entry for a code cell's id is an orphan too.
+    ids = {cell.id for cell in notebook.cells if cell.cell_type == "markdown"}
     findings.orphans = [cell_id for cell_id in catalogue if cell_id not in ids]
     return findings
 
@@ -213,7 +214,7 @@ def describe(outcome: Outcome, notebooks_dir: Path) -> list[str]:
     for kind, ids in (("missing", outcome.findings.missing), ("stale", outcome.findings.stale)):
         lines += [f"{catalogue}: {kind} entry for cell {cell_id}: {first_line(cells[cell_id])}"
                   for cell_id in ids]
-    lines += [f"{catalogue}: orphan entry {cell_id}: no cell has this id"
+    lines += [f"{catalogue}: orphan entry {cell_id}: no markdown cell has this id"
               for cell_id in outcome.findings.orphans]
     return lines
 

@@ -215,9 +215,11 @@ def test_allow_missing_keeps_the_english_text_of_those_cells(tmp_path: Path) -> 
 def test_an_orphan_entry_is_reported(tmp_path: Path, capsys) -> None:
     catalogue = full_catalogue()
     catalogue["01-99"] = {"en": "0123456789ab", "ko": "사라진 셀"}
+    catalogue["01-03"] = {"en": "0123456789ab", "ko": "코드 셀"}  # a code cell: not translated
     write_workbook(tmp_path, catalogue)
     assert tr.main(["--check"], notebooks_dir=tmp_path) == 1
-    assert "orphan entry 01-99" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "orphan entry 01-99" in out and "orphan entry 01-03" in out
 
 
 def test_todo_prints_entries_to_fill_in_that_read_back_as_yaml(tmp_path: Path, capsys) -> None:
