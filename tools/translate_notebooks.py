@@ -25,7 +25,7 @@ An entry whose ``en`` hash is not the English cell's is *stale* (the English tex
 since it was translated); a markdown cell without an entry is *missing*; an entry whose cell
 id is in no markdown cell is an *orphan*. A Korean notebook with stale or missing entries is
 not written (unless ``--allow-missing``, which keeps the English text of those cells for work
-in progress); orphans are reported, and make ``--check`` fail.
+in progress); orphans are reported, and the command then exits with 1.
 
     python3 tasks.py translate                  write every Korean notebook
     python3 tasks.py translate --check          report what is out of date; write nothing
