@@ -25,6 +25,10 @@ import pytest
 
 _home: Path | None = None
 _NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
+# The Korean notebooks are the English ones with the prose translated: nbval would run the same
+# code a second time, minutes longer. tests/integration/test_korean_notebooks.py runs a few of
+# them in batch instead, and tests/unit/test_translations.py holds them to the English ones.
+collect_ignore = ["notebooks/ko"]
 # More workers than this only add local clouds and kernels competing for memory: the suite's
 # longest chain (the notebooks in order) bounds the wall time anyway.
 MAX_WORKERS = 4

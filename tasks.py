@@ -6,6 +6,10 @@
     python3 tasks.py jupyter    set up, then open JupyterLab with the workbook's environment
     python3 tasks.py setup      set up only, for the lab and the tests
                                 (--lab: for the lab only; --pip: with pip, without uv)
+    python3 tasks.py translate  write the Korean notebooks (notebooks/ko/) from the English ones
+                                and their translations (notebooks/translations/ko/); --check:
+                                report what is missing or out of date; --todo: print the cells
+                                to translate
     python3 tasks.py lock       update the locks after a change of pyproject.toml's dependencies
                                 (e.g. `python3 tasks.py lock --upgrade-package boto3`)
 
@@ -250,7 +254,8 @@ Create .venv/ and install requirements.lock and the project, unless already done
   --pip   install with pip only, without uv (as LABKIT_INSTALLER=pip does)"""
 
 # The set-up level each command needs: running the lab needs none of the test tools.
-LEVELS = {"lab": "lab", "jupyter": "lab", "refresh-outputs": "lab", "test": "all"}
+LEVELS = {"lab": "lab", "jupyter": "lab", "refresh-outputs": "lab", "translate": "lab",
+          "test": "all"}
 
 
 def main(argv: list[str]) -> int:
@@ -267,6 +272,8 @@ def main(argv: list[str]) -> int:
         "lock": None,
         # For maintainers: after editing a notebook, store the outputs nbval compares.
         "refresh-outputs": lambda rest: [str(PYTHON), "-m", "tools.refresh_outputs", *rest],
+        # For maintainers: after editing a notebook or a translation, write notebooks/ko/.
+        "translate": lambda rest: [str(PYTHON), "-m", "tools.translate_notebooks", *rest],
     }
     if not argv or argv[0] not in commands or argv[0] in ("-h", "--help"):
         print(__doc__)

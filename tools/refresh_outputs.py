@@ -1,6 +1,7 @@
 """For maintainers: keep notebooks clean, storing only the outputs nbval compares.
 
-Run it as ``python3 tasks.py refresh-outputs`` after editing a notebook.
+Run it as ``python3 tasks.py refresh-outputs`` after editing a notebook, then
+``python3 tasks.py translate``: the Korean notebooks keep the same stored outputs.
 """
 
 from __future__ import annotations

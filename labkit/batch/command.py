@@ -13,7 +13,7 @@ from ..defaults import DEFAULT_LANG, DEFAULT_SLACK_CHANNEL, DEFAULT_WEBHOOK_ENV
 from ..errors import LabError
 from ..parameters import PARAMETERS
 from .notebooks import (default_notebooks, find_project_root, new_run_dir, notebooks_before,
-                        solution_root, with_cleanup_last)
+                        notebooks_folder, solution_root, with_cleanup_last)
 from .parameters import add_parameter_flags, parameters_from_args
 from .report import print_report
 from .run import RunInterrupted, run_notebooks
@@ -25,6 +25,7 @@ Execute the workbook's notebooks in order with papermill and one parameter set.
 Executed copies go to a new folder per run (runs/<YYYYmmdd-HHMMSS>/ under the project
 root, git-ignored) together with summary.json. Only the parameters you set (flags or a
 YAML file; flags win) are injected, so the notebooks' own defaults apply otherwise.
+With --lang ko the Korean notebooks (notebooks/ko/) run instead of the English ones.
 The exit code is 1 if any notebook fails, 0 otherwise.
 """
 
@@ -39,6 +40,7 @@ examples:
   labkit run --params lab.yaml --region us-east-1
                                               YAML values, with the region overridden
   labkit run --keep-going -q                  run all even after a failure, no progress
+  labkit run --lang ko                        run the Korean notebooks (notebooks/ko/)
 
 A parameter file holds the same names, e.g.:
   target: aws
@@ -91,7 +93,8 @@ def register_cli(subparsers: Any) -> argparse.ArgumentParser:
         description="Run the notebooks before STEP in batch, with the same parameters as "
                     "`labkit run`, so that notebook STEP can be opened next: after skipping "
                     "notebooks, breaking something, or a restart of the local cloud. Safe to "
-                    "repeat: every notebook only creates what is missing.",
+                    "repeat: every notebook only creates what is missing. With --lang ko it "
+                    "runs the Korean notebooks (notebooks/ko/).",
         epilog="example:\n  labkit catch-up 05 --student kim     make 00-04's resources, then "
                "open 05", formatter_class=argparse.RawDescriptionHelpFormatter)
     catch_up.add_argument("step", help="the notebook you want to open next, e.g. 05")
@@ -110,19 +113,21 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         parameters = parameters_from_args(args)
         root = find_project_root()
+        # The notebooks in the language of the run's messages: --lang ko runs notebooks/ko/.
+        lang = parameters.get("lang")
         if getattr(args, "step", None) is not None:
             # The workbook's own notebooks, even from a student edition: catching up needs
             # the solutions, not the exercises.
-            notebooks = notebooks_before(solution_root(), args.step)
+            notebooks = notebooks_before(solution_root(), args.step, lang)
         else:
-            notebooks = default_notebooks(root, args.only)
+            notebooks = default_notebooks(root, args.only, lang)
         if args.cleanup == "always":
-            notebooks = with_cleanup_last(notebooks, root)
+            notebooks = with_cleanup_last(notebooks, root, lang)
     except LabError as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         return 2
     if not notebooks:
-        folder = escape(str(root / "notebooks"))
+        folder = escape(str(notebooks_folder(root, lang)))
         console.print(f"[red]error:[/] no NN_name.ipynb notebooks in {folder}", highlight=False)
         return 2
 

@@ -1,4 +1,5 @@
-"""Where the workbook's notebooks are: the project root, the notebooks in order, run folders."""
+"""Where the workbook's notebooks are: the project root, the notebooks in order (in English in
+``notebooks/``, in another language in ``notebooks/<lang>/``), run folders."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import re
 from datetime import datetime
 from pathlib import Path
 
+from ..defaults import DEFAULT_LANG
 from ..errors import LabError
 
 
@@ -30,15 +32,32 @@ def solution_root() -> Path:
     return checkout if (checkout / "notebooks").is_dir() else find_project_root()
 
 
-def default_notebooks(root: Path, only: list[str] | None = None) -> list[Path]:
-    """The workbook's ``NN_name.ipynb`` notebooks, sorted, optionally narrowed by *only*.
+def notebooks_folder(root: Path, lang: str | None = None) -> Path:
+    """The folder of the workbook's notebooks in *lang* (default: English).
 
     *root* is the project root (its ``notebooks/`` folder is used) or the notebooks folder
-    itself. Each *only* item selects by number (``01`` or ``1``), by name (``slack_webhook``)
-    or by file name (``01_slack_webhook`` / ``01_slack_webhook.ipynb``). An item that matches
-    nothing raises :class:`LabError`, so a typo never silently runs fewer notebooks.
+    itself. The English notebooks are in it; those in another language in its subfolder named
+    after the language (``notebooks/ko/``, made from the English ones by
+    ``python3 tasks.py translate``). Where that subfolder does not exist, as in a student
+    edition written in one language, the folder itself holds the notebooks to run.
     """
     folder = root / "notebooks" if (root / "notebooks").is_dir() else root
+    if lang and lang != DEFAULT_LANG and (folder / lang).is_dir():
+        return folder / lang
+    return folder
+
+
+def default_notebooks(root: Path, only: list[str] | None = None,
+                      lang: str | None = None) -> list[Path]:
+    """The workbook's ``NN_name.ipynb`` notebooks in *lang*, sorted, optionally narrowed by
+    *only*.
+
+    *root* and *lang* choose the folder as :func:`notebooks_folder` says. Each *only* item
+    selects by number (``01`` or ``1``), by name (``slack_webhook``) or by file name
+    (``01_slack_webhook`` / ``01_slack_webhook.ipynb``). An item that matches nothing raises
+    :class:`LabError`, so a typo never silently runs fewer notebooks.
+    """
+    folder = notebooks_folder(root, lang)
     notebooks = sorted(p for p in folder.glob("*.ipynb") if _NOTEBOOK_NAME.match(p.name))
     if not only:
         return notebooks
@@ -68,14 +87,15 @@ def new_run_dir(root: Path) -> Path:
     return folder
 
 
-def notebooks_before(root: Path, step: str) -> list[Path]:
-    """The notebooks that come before *step* (a number like ``05``): what catch-up runs."""
+def notebooks_before(root: Path, step: str, lang: str | None = None) -> list[Path]:
+    """The notebooks in *lang* that come before *step* (a number like ``05``): what catch-up
+    runs."""
     if not step.isdigit():
         raise LabError(f"{step!r} is not a step number.", "Give the notebook's number, e.g. 05.")
-    return [p for p in default_notebooks(root) if int(p.name[:2]) < int(step)]
+    return [p for p in default_notebooks(root, lang=lang) if int(p.name[:2]) < int(step)]
 
 
-def with_cleanup_last(notebooks: list[Path], root: Path) -> list[Path]:
-    """*notebooks* with the cleanup notebook moved (or added) to the end."""
-    cleanup = [p for p in default_notebooks(root) if "cleanup" in p.stem]
+def with_cleanup_last(notebooks: list[Path], root: Path, lang: str | None = None) -> list[Path]:
+    """*notebooks* with the cleanup notebook (in *lang*) moved (or added) to the end."""
+    cleanup = [p for p in default_notebooks(root, lang=lang) if "cleanup" in p.stem]
     return [p for p in notebooks if p not in cleanup] + cleanup

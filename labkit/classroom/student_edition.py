@@ -195,7 +195,8 @@ def command(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else root / "student-edition"
     if out.resolve() == root.resolve():
         raise LabError(i18n.t("student.same_folder"), i18n.t("student.same_folder.hint"))
-    counts = build(default_notebooks(root), out)
+    # --lang ko: the Korean notebooks (notebooks/ko/), with the hints in Korean.
+    counts = build(default_notebooks(root, lang=args.lang), out)
     for name, count in counts.items():
         print(f"{name:<36} {count:>2} " + i18n.t("student.exercises"))
     print(i18n.t("student.written", folder=str(out / "notebooks"), total=sum(counts.values())))
@@ -215,5 +216,6 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", metavar="DIR",
                         help="where to write it (default: student-edition/, git-ignored)")
     parser.add_argument("--lang", choices=tuple(i18n.LANGUAGES),
-                        help="language of the hints: en (default) or ko")
+                        help="language of the notebooks and hints: en (default) or ko "
+                             "(from notebooks/ko/)")
     parser.set_defaults(func=command)

@@ -95,3 +95,22 @@ def test_markdown_report_lists_each_failure_with_its_hint():
 ])
 def test_delivered_notifications_are_read_from_the_functions_log(lines, alarms):
     assert [r["alarm"] for r in delivered_notifications(lines)] == alarms
+
+
+def test_labkit_check_reports_in_the_language_asked(monkeypatch, capsys, tmp_path):
+    import argparse
+
+    from labkit import i18n
+    from labkit.classroom import check as class_check
+
+    monkeypatch.setattr(class_check, "check_learner",
+                        lambda config, steps: learner("", ("00", (True,)), ("01", (False,))))
+    parser = argparse.ArgumentParser(prog="labkit")
+    class_check.register_cli(parser.add_subparsers())
+    args = parser.parse_args(["check", "--lang", "ko", "--steps", "00-01", "--no-report"])
+    try:
+        assert args.func(args) == 1
+    finally:
+        i18n.set_language("en")
+    out = capsys.readouterr().out
+    assert "학습자" in out and "필수 단계(00, 01)를 통과하지 못한 학습자 1명" in out

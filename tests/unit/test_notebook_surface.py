@@ -21,6 +21,9 @@ import labkit
 from labkit.classroom.student_edition import student_notebook
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+# The Korean notebooks, written from the English ones (`python3 tasks.py translate`).
+KOREAN = sorted((Path(__file__).resolve().parents[2] / "notebooks" / "ko").glob(
+    "[0-9][0-9]_*.ipynb"))
 # Public names a notebook holds without naming them: what start() and lab.webhook() return.
 HELD_NOT_NAMED = {"Lab", "SecretUrl"}
 # A docstring line: the name(s), two spaces or more, what it is for, "(the notebooks)" if any.
@@ -107,7 +110,8 @@ def test_a_cell_with_a_shell_command_is_read_too() -> None:
 # -- the notebooks --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [*NOTEBOOKS, *KOREAN],
+                         ids=lambda p: ("ko/" if p.parent.name == "ko" else "") + p.name)
 def test_a_notebook_imports_only_the_package(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     student, _ = student_notebook(nb, path.name[:2])

@@ -25,6 +25,20 @@ from labkit.parameters import BY_NAME, DEFAULTS, NAMES, PARAMETERS, SHARED, as_f
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+# The Korean notebooks (written by `python3 tasks.py translate`): the same parameters cells,
+# with their language as the default of `lang`.
+KOREAN = sorted((ROOT / "notebooks" / "ko").glob("[0-9][0-9]_*.ipynb"))
+
+
+def notebook_id(path: Path) -> str:
+    return ("ko/" if path.parent.name == "ko" else "") + path.name[:2]
+
+
+def declared_default(path: Path, name: str) -> object:
+    """The default *path*'s parameters cell must give *name*."""
+    if name == "lang" and path.parent.name == "ko":
+        return "ko"
+    return BY_NAME[name].default
 
 
 def parameters_cell(path: Path) -> dict[str, object]:
@@ -44,14 +58,14 @@ def test_the_notebooks_are_found():
     assert [p.name[:2] for p in NOTEBOOKS] == [f"0{n}" for n in range(9)]
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])
+@pytest.mark.parametrize("path", [*NOTEBOOKS, *KOREAN], ids=notebook_id)
 def test_each_notebooks_parameters_cell_is_the_declaration(path):
     cell = parameters_cell(path)
     number = path.name[:2]
     undeclared = sorted(set(cell) - set(NAMES))
     assert not undeclared, f"{path.name} sets parameters labkit.parameters does not declare"
     for name, value in cell.items():
-        default = BY_NAME[name].default
+        default = declared_default(path, name)
         # The type too: False == 0, but a bool parameter is a switch, an int one a number.
         assert (type(value), value) == (type(default), default), (path.name, name)
     missing = [p.name for p in PARAMETERS if p.taken_by(number) and p.name not in cell]

@@ -414,6 +414,55 @@ def test_default_notebooks_sorted_and_selected(tmp_path):
         default_notebooks(tmp_path, ["07"])
 
 
+def test_a_language_picks_its_subfolder_and_english_never_does(tmp_path):
+    nbs = tmp_path / "notebooks"
+    (nbs / "ko").mkdir(parents=True)
+    for name in ("00_overview.ipynb", "01_slack_webhook.ipynb"):
+        (nbs / name).write_text("{}")
+        (nbs / "ko" / name).write_text("{}")
+
+    english = default_notebooks(tmp_path, None)
+    assert english == [nbs / "00_overview.ipynb", nbs / "01_slack_webhook.ipynb"]
+    assert default_notebooks(tmp_path, None, "en") == english
+    assert default_notebooks(tmp_path, ["01"], "ko") == [nbs / "ko" / "01_slack_webhook.ipynb"]
+    assert notebooks.notebooks_before(tmp_path, "01", "ko") == [nbs / "ko" / "00_overview.ipynb"]
+    assert notebooks.notebooks_before(tmp_path, "01") == [nbs / "00_overview.ipynb"]
+
+
+def test_a_language_without_its_subfolder_runs_the_folder_itself(tmp_path):
+    # A student edition written in Korean holds the Korean notebooks in notebooks/ itself.
+    nbs = tmp_path / "notebooks"
+    nbs.mkdir()
+    (nbs / "00_overview.ipynb").write_text("{}")
+    assert default_notebooks(tmp_path, None, "ko") == [nbs / "00_overview.ipynb"]
+
+
+@pytest.mark.parametrize("command, lang, expected", [
+    (["run"], [], ["00_a.ipynb", "01_b.ipynb", "02_c.ipynb"]),
+    (["run"], ["--lang", "en"], ["00_a.ipynb", "01_b.ipynb", "02_c.ipynb"]),
+    (["run"], ["--lang", "ko"], ["ko/00_a.ipynb", "ko/01_b.ipynb", "ko/02_c.ipynb"]),
+    (["catch-up", "02"], [], ["00_a.ipynb", "01_b.ipynb"]),
+    (["catch-up", "02"], ["--lang", "ko"], ["ko/00_a.ipynb", "ko/01_b.ipynb"]),
+])
+def test_the_commands_run_the_notebooks_of_the_language(tmp_path, monkeypatch, command, lang,
+                                                         expected):
+    from labkit.batch import command as batch_command
+
+    nbs = tmp_path / "notebooks"
+    (nbs / "ko").mkdir(parents=True)
+    for name in ("00_a.ipynb", "01_b.ipynb", "02_c.ipynb"):
+        (nbs / name).write_text("{}")
+        (nbs / "ko" / name).write_text("{}")
+    ran = []
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(batch_command, "solution_root", lambda: tmp_path)
+    monkeypatch.setattr(batch_command, "run_notebooks",
+                        lambda notebooks, *args, **kwargs: ran.extend(notebooks) or [])
+    args = make_parser().parse_args([*command, *lang, "--out", str(tmp_path / "out"), "-q"])
+    assert args.func(args) == 0
+    assert [p.relative_to(nbs).as_posix() for p in ran] == expected
+
+
 def test_project_root_is_found_upward_from_the_cwd(tmp_path):
     (tmp_path / "notebooks" / "data").mkdir(parents=True)
     assert notebooks.find_project_root(tmp_path / "notebooks" / "data") == tmp_path

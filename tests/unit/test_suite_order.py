@@ -63,3 +63,9 @@ def test_after_the_notebooks_the_unit_tests_then_the_longest_module():
     units = [i for i, path in enumerate(after) if path.startswith("tests/unit/")]
     assert units == list(range(len(units))) and units  # all of them, first
     assert after[len(units)] == "tests/integration/test_rerun_and_catch_up.py"
+
+
+def test_the_korean_notebooks_are_not_run_under_nbval():
+    # They run the English notebooks' code again; tests/integration/test_korean_notebooks.py
+    # runs some of them in batch instead.
+    assert not [node for node, _ in collected() if node.startswith("notebooks/ko/")]
