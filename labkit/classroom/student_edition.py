@@ -77,8 +77,58 @@ def client_names(notebook_sources: list[str]) -> set[str]:
     return {name for source in notebook_sources for name in _CLIENT.findall(source)}
 
 
-def api_calls(code: str, receivers: set[str]) -> list[str]:
-    """The calls on *receivers* in *code*, as hints: ``sns.create_topic(Name=…, Tags=…)``."""
+def spread_keys(cell_source: str) -> dict[str, list[str]]:
+    """Keys of the dicts a cell builds by name (``settings = dict(Role=…, Runtime=…)``).
+
+    A call that passes ``**settings`` hides its arguments; the hint names them from here.
+    """
+    try:
+        tree = ast.parse(_without_markers(cell_source))
+    except SyntaxError:
+        return {}
+    found: dict[str, list[str]] = {}
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)):
+            continue
+        value = node.value
+        if (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
+                and value.func.id == "dict"):
+            found[node.targets[0].id] = [k.arg for k in value.keywords if k.arg]
+        elif isinstance(value, ast.Dict):
+            found[node.targets[0].id] = [k.value for k in value.keys
+                                         if isinstance(k, ast.Constant) and isinstance(k.value, str)]
+    return found
+
+
+def _without_markers(source: str) -> str:
+    # Cell magics and shell lines are not Python; the regions' markers are comments already.
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                     for line in source.split("\n"))
+
+
+def _call_text(node: ast.Call, spreads: dict[str, list[str]]) -> str:
+    """``sns.create_topic(Name=…, Tags=…)``: the call with every argument blanked, by name."""
+    arguments = ["…"] * len(node.args)
+    for keyword in node.keywords:
+        if keyword.arg:
+            arguments.append(f"{keyword.arg}=…")
+        elif isinstance(keyword.value, ast.Name):
+            name = keyword.value.id
+            keys = spreads.get(name)
+            # The keys travel inside the call's text: Role, Runtime, Handler are named too.
+            arguments.append(f"**{name}" + (f" [{', '.join(keys)}]" if keys else ""))
+        else:
+            arguments.append("**…")
+    return f"{node.func.value.id}.{node.func.attr}({', '.join(arguments)})"  # type: ignore[attr-defined]
+
+
+def api_calls(code: str, receivers: set[str], spreads: dict[str, list[str]] | None = None
+              ) -> list[str]:
+    """The calls on *receivers* in *code*, as hints: ``sns.create_topic(Name=…, Tags=…)``.
+
+    *spreads* (from :func:`spread_keys`) names the keys behind a ``**settings`` argument.
+    """
     try:
         tree = ast.parse(textwrap.dedent(code))
     except SyntaxError:
@@ -88,8 +138,7 @@ def api_calls(code: str, receivers: set[str]) -> list[str]:
     for node in ast.walk(tree):
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                 and isinstance(node.func.value, ast.Name) and node.func.value.id in receivers):
-            arguments = ["…"] * len(node.args) + [f"{k.arg}=…" for k in node.keywords if k.arg]
-            text = f"{node.func.value.id}.{node.func.attr}({', '.join(arguments)})"
+            text = _call_text(node, spreads or {})
             if text not in calls:
                 calls.append(text)
     # ast.walk is breadth-first; the order the code makes the calls reads better.
@@ -106,13 +155,35 @@ def assigned_names(code: str) -> list[str]:
             for target in node.targets if isinstance(target, ast.Name)]
 
 
-def hint(label: str, code: str, receivers: set[str]) -> str:
-    """What the stub of exercise *label* tells the learner to write."""
-    calls = api_calls(code, receivers)
-    if calls:
-        return i18n.t("student.exercise.calls", label=label, calls=", ".join(calls))
+def returns(code: str) -> bool:
+    """Whether *code* ends with a ``return`` (a region that is a function's body)."""
+    try:
+        tree = ast.parse(textwrap.dedent(code))
+    except SyntaxError:
+        return False
+    return bool(tree.body) and isinstance(tree.body[-1], ast.Return)
+
+
+def hint(label: str, code: str, receivers: set[str], section: str = "",
+         spreads: dict[str, list[str]] | None = None) -> str:
+    """What the stub of exercise *label* tells the learner to write.
+
+    It names the call(s) with every argument, the variable the answer goes into (or that the
+    answer is returned), and *section*: the heading above the exercise, in the notebook's own
+    language, where the prose explains what the call needs.
+    """
+    calls = api_calls(code, receivers, spreads)
     names = assigned_names(code)
-    return i18n.t("student.exercise.names", label=label, names=", ".join(names) or "…")
+    where = {"section": section or "…"}
+    if calls:
+        if returns(code):
+            return i18n.t("student.exercise.calls_return", label=label,
+                          calls=", ".join(calls), **where)
+        if names:
+            return i18n.t("student.exercise.calls_assign", label=label, calls=", ".join(calls),
+                          names=", ".join(names), **where)
+        return i18n.t("student.exercise.calls", label=label, calls=", ".join(calls), **where)
+    return i18n.t("student.exercise.names", label=label, names=", ".join(names) or "…", **where)
 
 
 def stub_lines(indent: str, text: str) -> list[str]:
@@ -120,13 +191,18 @@ def stub_lines(indent: str, text: str) -> list[str]:
     return [f"{indent}{STUB_MARK}", f"{indent}raise NotImplementedError({text!r})"]
 
 
-def blank_out(source: str, step: str, first_number: int, receivers: set[str]) -> tuple[str, int]:
-    """*source* with every region replaced by its stub; returns it and the next exercise number."""
+def blank_out(source: str, step: str, first_number: int, receivers: set[str],
+              section: str = "") -> tuple[str, int]:
+    """*source* with every region replaced by its stub; returns it and the next exercise number.
+
+    *section* is the heading of the notebook part the cell is in (named by the hints).
+    """
     regions = find_regions(source)
     lines = source.split("\n")
+    spreads = spread_keys(source) if regions else {}
     # From the last region back, so the earlier regions' line numbers stay valid.
     for offset, region in reversed(list(enumerate(regions))):
-        text = hint(f"{step}.{first_number + offset}", region.code, receivers)
+        text = hint(f"{step}.{first_number + offset}", region.code, receivers, section, spreads)
         lines[region.begin:region.end + 1] = stub_lines(region.indent, text)
     return "\n".join(lines), first_number + len(regions)
 
@@ -153,16 +229,27 @@ def fill_in(student_source: str, solution_source: str) -> str:
     return "\n".join(out)
 
 
+def heading(markdown: str) -> str:
+    """The text of the last heading in a markdown cell ("" when it has none)."""
+    titles = [line.lstrip("#").strip() for line in markdown.split("\n")
+              if re.match(r"^#{1,6}\s", line)]
+    return titles[-1] if titles else ""
+
+
 def student_notebook(nb: nbformat.NotebookNode, step: str) -> tuple[nbformat.NotebookNode, int]:
     """A student copy of the solution notebook *nb*; returns it and its number of exercises."""
     student = copy.deepcopy(nb)
     receivers = client_names([c.source for c in nb.cells if c.cell_type == "code"]) | set(_ALWAYS)
     number = 1
+    section = ""
     for cell in student.cells:
+        if cell.cell_type == "markdown":
+            section = heading(cell.source) or section
+            continue
         if cell.cell_type != "code":
             continue
         try:
-            cell.source, number = blank_out(cell.source, step, number, receivers)
+            cell.source, number = blank_out(cell.source, step, number, receivers, section)
         except ValueError as exc:
             raise LabError(i18n.t("student.markers", step=step, cell=cell.get("id", "?"),
                                   problem=str(exc)), i18n.t("student.markers.hint")) from None
