@@ -6,6 +6,9 @@
     python3 tasks.py jupyter    set up, then open JupyterLab with the workbook's environment
     python3 tasks.py setup      set up only, for the lab and the tests
                                 (--lab: for the lab only; --pip: with pip, without uv)
+    python3 tasks.py package-solutions
+                                copy notebooks/ into labkit/solutions/ (what catch-up replays),
+                                after editing a notebook
     python3 tasks.py lock       update the locks after a change of pyproject.toml's dependencies
                                 (e.g. `python3 tasks.py lock --upgrade-package boto3`)
 
@@ -250,7 +253,8 @@ Create .venv/ and install requirements.lock and the project, unless already done
   --pip   install with pip only, without uv (as LABKIT_INSTALLER=pip does)"""
 
 # The set-up level each command needs: running the lab needs none of the test tools.
-LEVELS = {"lab": "lab", "jupyter": "lab", "refresh-outputs": "lab", "test": "all"}
+LEVELS = {"lab": "lab", "jupyter": "lab", "refresh-outputs": "lab",
+          "package-solutions": "lab", "test": "all"}
 
 
 def main(argv: list[str]) -> int:
@@ -267,6 +271,8 @@ def main(argv: list[str]) -> int:
         "lock": None,
         # For maintainers: after editing a notebook, store the outputs nbval compares.
         "refresh-outputs": lambda rest: [str(PYTHON), "-m", "tools.refresh_outputs", *rest],
+        # For maintainers: after editing a notebook, copy the solutions catch-up replays.
+        "package-solutions": lambda rest: [str(PYTHON), "-m", "tools.package_solutions", *rest],
     }
     if not argv or argv[0] not in commands or argv[0] in ("-h", "--help"):
         print(__doc__)
