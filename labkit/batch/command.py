@@ -13,7 +13,7 @@ from ..defaults import DEFAULT_LANG, DEFAULT_SLACK_CHANNEL, DEFAULT_WEBHOOK_ENV
 from ..errors import LabError
 from ..parameters import PARAMETERS
 from .notebooks import (default_notebooks, find_project_root, new_run_dir, notebooks_before,
-                        solution_root, with_cleanup_last)
+                        solutions_folder, with_cleanup_last)
 from .parameters import add_parameter_flags, parameters_from_args
 from .report import print_report
 from .run import RunInterrupted, run_notebooks
@@ -111,9 +111,9 @@ def run_command(args: argparse.Namespace) -> int:
         parameters = parameters_from_args(args)
         root = find_project_root()
         if getattr(args, "step", None) is not None:
-            # The workbook's own notebooks, even from a student edition: catching up needs
-            # the solutions, not the exercises.
-            notebooks = notebooks_before(solution_root(), args.step)
+            # The solutions labkit carries, even from a handout: catching up needs the
+            # solutions, not the exercises, and a handout has no solutions beside it.
+            notebooks = notebooks_before(solutions_folder(), args.step)
         else:
             notebooks = default_notebooks(root, args.only)
         if args.cleanup == "always":
