@@ -9,8 +9,9 @@ The notebooks mark what a learner writes with nbgrader's markers::
 ``labkit student-edition`` replaces each such region with a stub that raises
 ``NotImplementedError`` with a hint naming the call(s) to write, clears every output, and
 writes the notebooks to a folder of their own. The solution edition (``notebooks/``) is the
-one that runs in CI. nbgrader's own tooling is not needed, but the same notebooks work with
-it (the solution cells carry its cell metadata too).
+one that runs in CI. nbgrader's own tooling is not needed for the handout; the command also
+writes an nbgrader course beside it (:mod:`labkit.classroom.course`), for a class that grades
+with nbgrader.
 """
 
 from __future__ import annotations
@@ -276,16 +277,20 @@ def build(notebooks: list[Path], out: Path) -> dict[str, int]:
 def command(args: argparse.Namespace) -> int:
     """``labkit student-edition``: build the student copy, print what it holds."""
     from ..batch.notebooks import default_notebooks, find_project_root
+    from .course import build_course
 
     i18n.set_language(args.lang or DEFAULT_LANG)
     root = find_project_root()
     out = Path(args.out) if args.out else root / "student-edition"
     if out.resolve() == root.resolve():
         raise LabError(i18n.t("student.same_folder"), i18n.t("student.same_folder.hint"))
-    counts = build(default_notebooks(root), out)
+    notebooks = default_notebooks(root)
+    counts = build(notebooks, out)
     for name, count in counts.items():
         print(f"{name:<36} {count:>2} " + i18n.t("student.exercises"))
     print(i18n.t("student.written", folder=str(out / "notebooks"), total=sum(counts.values())))
+    points = build_course(notebooks, out)
+    print(i18n.t("student.course_written", folder=str(out), points=sum(points.values())))
     return 0
 
 
@@ -295,8 +300,10 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
         "student-edition", help="write the notebooks with the exercises blanked out",
         description="Write a copy of the notebooks for learners: every region between "
                     f"'{BEGIN}' and '{END}' becomes a stub that raises NotImplementedError "
-                    "with a hint naming the call to write; outputs are cleared. The solution "
-                    "edition in notebooks/ is left as it is.",
+                    "with a hint naming the call to write; outputs are cleared. Beside it, an "
+                    "nbgrader course (nbgrader_config.py, source/lab/) with a locked autograder "
+                    "test after each exercise. The solution edition in notebooks/ is left as it "
+                    "is.",
         epilog="example:\n  labkit student-edition --out handout     then hand out "
                "handout/notebooks/", formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", metavar="DIR",
