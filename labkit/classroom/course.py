@@ -17,7 +17,7 @@ import copy
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .student_edition import find_regions
+from .markers import find_regions
 
 if TYPE_CHECKING:
     import nbformat

@@ -21,56 +21,26 @@ import ast
 import copy
 import re
 import textwrap
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import i18n
 from ..defaults import DEFAULT_LANG
 from ..errors import LabError
+from .markers import BEGIN, END, find_regions
+
+# BEGIN, END and find_regions are part of this module's interface too.
+__all__ = ["BEGIN", "END", "api_calls", "blank_out", "build", "client_names", "fill_in",
+           "find_regions", "hint", "student_notebook"]
 
 if TYPE_CHECKING:
     import nbformat  # imported where used: it takes a second to load (see batch/report.py)
 
-BEGIN = "### BEGIN SOLUTION"
-END = "### END SOLUTION"
 STUB_MARK = "# YOUR CODE HERE"
 # `sns = lab.client("sns")`: the names boto3 clients go by in a notebook.
 _CLIENT = re.compile(r"^\s*(\w+)\s*=\s*lab\.client\(", re.M)
 # Receivers whose calls are the point of an exercise besides the notebook's boto3 clients.
 _ALWAYS = ("requests",)
-
-
-@dataclass(frozen=True)
-class Region:
-    """One solution region: its marker lines' indices in a cell's lines, and its code."""
-
-    begin: int
-    end: int
-    indent: str
-    code: str
-
-
-def find_regions(source: str) -> list[Region]:
-    """The solution regions of one cell's *source*; ValueError when the markers do not pair."""
-    lines = source.split("\n")
-    regions: list[Region] = []
-    begin: int | None = None
-    for index, line in enumerate(lines):
-        marker = line.strip()
-        if marker == BEGIN:
-            if begin is not None:
-                raise ValueError(f"line {index + 1}: {BEGIN} inside another region")
-            begin = index
-        elif marker == END:
-            if begin is None:
-                raise ValueError(f"line {index + 1}: {END} without {BEGIN}")
-            indent = lines[begin][: len(lines[begin]) - len(lines[begin].lstrip())]
-            regions.append(Region(begin, index, indent, "\n".join(lines[begin + 1:index])))
-            begin = None
-    if begin is not None:
-        raise ValueError(f"line {begin + 1}: {BEGIN} without {END}")
-    return regions
 
 
 def client_names(notebook_sources: list[str]) -> set[str]:
