@@ -6,8 +6,9 @@
     DIR/source/lab/NN_name.ipynb     the solution notebooks, with the test cells
 
 From there nbgrader's own commands take over (``nbgrader generate_assignment lab``, then
-``nbgrader autograde lab``). Each test cell runs in the submission's kernel after the
-learner's cells and checks, through :mod:`labkit.classroom.grading`, what the learner's own
+``nbgrader autograde lab``). Above each exercise a comment says what it asks (the handout's
+hint; nbgrader's release blanks the region with a bare stub). Each test cell runs in the
+submission's kernel after the learner's cells and checks, through :mod:`labkit.classroom.grading`, what the learner's own
 code built in the cloud: ``lab`` there is the learner's (their ``student`` parameter).
 """
 
@@ -122,18 +123,19 @@ def with_tests(nb: nbformat.NotebookNode, step: str) -> nbformat.NotebookNode:
     return graded
 
 
-def build_course(notebooks: list[Path], out: Path) -> dict[str, int]:
-    """Write the nbgrader course of *notebooks* to *out*; points per notebook."""
+def build_course(notebooks: dict[str, nbformat.NotebookNode], out: Path) -> dict[str, int]:
+    """Write the nbgrader course of the solution *notebooks* (by file name) to *out*; points
+    per notebook."""
     import nbformat
 
     source = out / "source" / ASSIGNMENT
     source.mkdir(parents=True, exist_ok=True)
     points = {}
-    for path in notebooks:
-        graded = with_tests(nbformat.read(path, as_version=4), path.name[:2])
-        nbformat.write(graded, source / path.name)
-        points[path.name] = sum(c.metadata.get("nbgrader", {}).get("points", 0)
-                                for c in graded.cells)
+    for name, nb in notebooks.items():
+        graded = with_tests(nb, name[:2])
+        nbformat.write(graded, source / name)
+        points[name] = sum(c.metadata.get("nbgrader", {}).get("points", 0)
+                           for c in graded.cells)
     (out / "nbgrader_config.py").write_text(CONFIG.format(assignment=ASSIGNMENT),
                                             encoding="utf-8")
     return points

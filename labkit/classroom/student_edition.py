@@ -22,7 +22,7 @@ import copy
 import re
 import textwrap
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from .. import i18n
 from ..defaults import DEFAULT_LANG
@@ -31,7 +31,7 @@ from .markers import BEGIN, END, find_regions
 
 # BEGIN, END and find_regions are part of this module's interface too.
 __all__ = ["BEGIN", "END", "api_calls", "blank_out", "build", "client_names", "fill_in",
-           "find_regions", "hint", "student_notebook"]
+           "find_regions", "hint", "hint_comments", "hinted_solutions", "student_notebook"]
 
 if TYPE_CHECKING:
     import nbformat  # imported where used: it takes a second to load (see batch/report.py)
@@ -207,26 +207,59 @@ def heading(markdown: str) -> str:
     return titles[-1] if titles else ""
 
 
-def student_notebook(nb: nbformat.NotebookNode, step: str) -> tuple[nbformat.NotebookNode, int]:
-    """A student copy of the solution notebook *nb*; returns it and its number of exercises."""
-    student = copy.deepcopy(nb)
+def hint_comments(source: str, step: str, first_number: int, receivers: set[str],
+                  section: str = "") -> tuple[str, int]:
+    """*source* with the hint of each region as a comment line just above its first marker;
+    returns it and the next exercise number.
+
+    nbgrader's own release replaces a region with a bare stub: the comment, outside the
+    region, stays, so its learners read the same hint as the handout's.
+    """
+    regions = find_regions(source)
+    lines = source.split("\n")
+    spreads = spread_keys(source) if regions else {}
+    for offset, region in reversed(list(enumerate(regions))):
+        text = hint(f"{step}.{first_number + offset}", region.code, receivers, section, spreads)
+        lines.insert(region.begin, f"{region.indent}# {text}")
+    return "\n".join(lines), first_number + len(regions)
+
+
+def _rewrite(nb: nbformat.NotebookNode, step: str, rewrite: Callable[..., tuple[str, int]]
+             ) -> tuple[nbformat.NotebookNode, int]:
+    """A copy of *nb* with *rewrite* (:func:`blank_out`, :func:`hint_comments`) applied to
+    every code cell, outputs cleared; returns it and its number of exercises."""
+    copied = copy.deepcopy(nb)
     receivers = client_names([c.source for c in nb.cells if c.cell_type == "code"]) | set(_ALWAYS)
     number = 1
     section = ""
-    for cell in student.cells:
+    for cell in copied.cells:
         if cell.cell_type == "markdown":
             section = heading(cell.source) or section
             continue
         if cell.cell_type != "code":
             continue
         try:
-            cell.source, number = blank_out(cell.source, step, number, receivers, section)
+            cell.source, number = rewrite(cell.source, step, number, receivers, section)
         except ValueError as exc:
             raise LabError(i18n.t("student.markers", step=step, cell=cell.get("id", "?"),
                                   problem=str(exc)), i18n.t("student.markers.hint")) from None
         cell.outputs = []
         cell.execution_count = None
-    return student, number - 1
+    return copied, number - 1
+
+
+def student_notebook(nb: nbformat.NotebookNode, step: str) -> tuple[nbformat.NotebookNode, int]:
+    """A student copy of the solution notebook *nb*; returns it and its number of exercises."""
+    return _rewrite(nb, step, blank_out)
+
+
+def hinted_solutions(notebooks: list[Path]) -> dict[str, nbformat.NotebookNode]:
+    """The solution *notebooks* by file name, each region with its hint above it: the
+    nbgrader course's source (:func:`labkit.classroom.course.build_course`)."""
+    import nbformat
+
+    return {path.name: _rewrite(nbformat.read(path, as_version=4), path.name[:2],
+                                hint_comments)[0] for path in notebooks}
 
 
 def build(notebooks: list[Path], out: Path) -> dict[str, int]:
@@ -259,7 +292,7 @@ def command(args: argparse.Namespace) -> int:
     for name, count in counts.items():
         print(f"{name:<36} {count:>2} " + i18n.t("student.exercises"))
     print(i18n.t("student.written", folder=str(out / "notebooks"), total=sum(counts.values())))
-    points = build_course(notebooks, out)
+    points = build_course(hinted_solutions(notebooks), out)
     print(i18n.t("student.course_written", folder=str(out), points=sum(points.values())))
     return 0
 

@@ -17,7 +17,7 @@ import pytest
 
 from labkit.batch.notebooks import default_notebooks
 from labkit.classroom.course import ASSIGNMENT, build_course
-from labkit.classroom.student_edition import fill_in
+from labkit.classroom.student_edition import fill_in, hinted_solutions
 
 pytest.importorskip("nbgrader")
 pytestmark = pytest.mark.integration
@@ -56,11 +56,12 @@ def test_the_solutions_score_every_point_and_the_untouched_handout_none(home, tm
     from nbgrader.api import Gradebook
 
     course = tmp_path / "course"
-    points = build_course(NOTEBOOKS, course)
+    points = build_course(hinted_solutions(NOTEBOOKS), course)
     assert points["01_slack_webhook.ipynb"] == 1 and points["02_sns_topic.ipynb"] == 3
     nbgrader(course, "generate_assignment", ASSIGNMENT)
     released = (course / "release" / ASSIGNMENT / "02_sns_topic.ipynb").read_text()
     assert "sns.create_topic(Name=lab.names.topic" not in released  # the solution is out
+    assert "# Exercise 02.1: write sns.create_topic(Name=…, Tags=…) here" in released  # the hint
 
     submit(course, "ana", solved=True)
     submit(course, "ben", solved=False)

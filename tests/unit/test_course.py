@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from labkit.classroom.course import TESTS, UNGRADED, build_course, with_tests
-from labkit.classroom.student_edition import BEGIN, END, find_regions
+from labkit.classroom.student_edition import BEGIN, END, find_regions, hinted_solutions
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("0*.ipynb"))
@@ -58,7 +58,7 @@ def test_an_exercise_without_a_test_is_refused():
 
 
 def test_the_course_holds_the_config_and_the_source_notebooks(tmp_path):
-    points = build_course(NOTEBOOKS[:3], tmp_path)
+    points = build_course(hinted_solutions(NOTEBOOKS[:3]), tmp_path)
     assert points == {"00_overview.ipynb": 0, "01_slack_webhook.ipynb": 1,
                       "02_sns_topic.ipynb": 3}
     assert sorted(p.name for p in (tmp_path / "source" / "lab").iterdir()) == [
@@ -69,3 +69,10 @@ def test_the_course_holds_the_config_and_the_source_notebooks(tmp_path):
     # The solutions stay marked: nbgrader generate_assignment blanks them.
     source = (tmp_path / "source" / "lab" / "02_sns_topic.ipynb").read_text()
     assert source.count(BEGIN) == 3
+    # Each with the handout's hint above it, which nbgrader's release keeps.
+    nb = nbformat.read(tmp_path / "source" / "lab" / "02_sns_topic.ipynb", as_version=4)
+    (cell,) = [c for c in nb.cells if c.id == "02-05"]
+    lines = cell.source.split("\n")
+    assert lines[lines.index(BEGIN) - 1].startswith(
+        "# Exercise 02.1: write sns.create_topic(Name=…, Tags=…) here and keep its answer in "
+        "topic_arn")

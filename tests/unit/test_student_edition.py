@@ -19,6 +19,7 @@ from labkit.classroom.student_edition import (
     client_names,
     fill_in,
     find_regions,
+    hint_comments,
     student_notebook,
 )
 
@@ -190,3 +191,12 @@ def test_a_hint_names_the_section_above_in_the_notebooks_own_language():
     finally:
         i18n.set_language("en")
     assert "연습 05.1" in student.cells[1].source and "‘정책 만들기’ 절" in student.cells[1].source
+
+
+def test_a_hint_comment_goes_above_each_region_and_leaves_the_solution_whole():
+    source = f"try:\n    {BEGIN}\n    t = sns.create_topic(Name=n)\n    {END}\nexcept E:\n    pass"
+    hinted, following = hint_comments(source, "02", 1, {"sns"})
+    assert following == 2
+    lines = hinted.split("\n")
+    assert lines[1].startswith("    # Exercise 02.1: write sns.create_topic(Name=…) here")
+    assert lines[:1] + lines[2:] == source.split("\n")
