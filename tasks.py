@@ -10,6 +10,9 @@
                                 and their translations (notebooks/translations/ko/); --check:
                                 report what is missing or out of date; --todo: print the cells
                                 to translate
+    python3 tasks.py package-solutions
+                                copy notebooks/ into labkit/solutions/ (what catch-up replays),
+                                after editing a notebook
     python3 tasks.py lock       update the locks after a change of pyproject.toml's dependencies
                                 (e.g. `python3 tasks.py lock --upgrade-package boto3`)
 
@@ -255,7 +258,7 @@ Create .venv/ and install requirements.lock and the project, unless already done
 
 # The set-up level each command needs: running the lab needs none of the test tools.
 LEVELS = {"lab": "lab", "jupyter": "lab", "refresh-outputs": "lab", "translate": "lab",
-          "test": "all"}
+          "package-solutions": "lab", "test": "all"}
 
 
 def main(argv: list[str]) -> int:
@@ -274,6 +277,8 @@ def main(argv: list[str]) -> int:
         "refresh-outputs": lambda rest: [str(PYTHON), "-m", "tools.refresh_outputs", *rest],
         # For maintainers: after editing a notebook or a translation, write notebooks/ko/.
         "translate": lambda rest: [str(PYTHON), "-m", "tools.translate_notebooks", *rest],
+        # For maintainers: after editing a notebook, copy the solutions catch-up replays.
+        "package-solutions": lambda rest: [str(PYTHON), "-m", "tools.package_solutions", *rest],
     }
     if not argv or argv[0] not in commands or argv[0] in ("-h", "--help"):
         print(__doc__)

@@ -13,7 +13,7 @@ from ..defaults import DEFAULT_LANG, DEFAULT_SLACK_CHANNEL, DEFAULT_WEBHOOK_ENV
 from ..errors import LabError
 from ..parameters import PARAMETERS
 from .notebooks import (default_notebooks, find_project_root, new_run_dir, notebooks_before,
-                        notebooks_folder, solution_root, with_cleanup_last)
+                        notebooks_folder, solutions_folder, with_cleanup_last)
 from .parameters import add_parameter_flags, parameters_from_args
 from .report import print_report
 from .run import RunInterrupted, run_notebooks
@@ -116,9 +116,10 @@ def run_command(args: argparse.Namespace) -> int:
         # The notebooks in the language of the run's messages: --lang ko runs notebooks/ko/.
         lang = parameters.get("lang")
         if getattr(args, "step", None) is not None:
-            # The workbook's own notebooks, even from a student edition: catching up needs
-            # the solutions, not the exercises.
-            notebooks = notebooks_before(solution_root(), args.step, lang)
+            # The solutions labkit carries, even from a handout: catching up needs the
+            # solutions, not the exercises, and a handout has no solutions beside it. They are
+            # the English notebooks; the lang parameter makes their messages Korean.
+            notebooks = notebooks_before(solutions_folder(), args.step, lang)
         else:
             notebooks = default_notebooks(root, args.only, lang)
         if args.cleanup == "always":

@@ -26,10 +26,14 @@ def find_project_root(start: Path | None = None) -> Path:
     return Path(__file__).resolve().parents[2]
 
 
-def solution_root() -> Path:
-    """The workbook checkout this labkit comes from (its ``notebooks/`` are the solutions)."""
-    checkout = Path(__file__).resolve().parents[2]
-    return checkout if (checkout / "notebooks").is_dir() else find_project_root()
+def solutions_folder() -> Path:
+    """The solution notebooks labkit carries (``labkit/solutions/``): what catch-up replays.
+
+    They travel inside the package, so catching up works from a handout folder that holds
+    only the exercises. ``python3 tasks.py package-solutions`` copies them from ``notebooks/``
+    (outputs cleared); a test keeps the two identical.
+    """
+    return Path(__file__).resolve().parents[1] / "solutions"
 
 
 def notebooks_folder(root: Path, lang: str | None = None) -> Path:

@@ -8,7 +8,7 @@ failed, :func:`show_and_raise` raises after showing it, so a batch run stops lou
 from __future__ import annotations
 
 import html
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import LabError
@@ -22,6 +22,8 @@ class Expectation:
     ok: bool
     text: str
     hint: str = ""
+    #: Its name in the catalogues ("02.topic_exists"): what the autograder's tests pick by.
+    key: str = ""
 
 
 @dataclass
@@ -29,9 +31,9 @@ class CheckReport:
     step: str
     items: list[Expectation] = field(default_factory=list)
 
-    def expect(self, ok: bool, text: str, hint: str = "") -> bool:
+    def expect(self, ok: bool, text: str, hint: str = "", key: str = "") -> bool:
         """Record one expectation; returns *ok* so later ones can depend on it."""
-        self.items.append(Expectation(bool(ok), text, hint))
+        self.items.append(Expectation(bool(ok), text, hint, key))
         return bool(ok)
 
     @property
@@ -70,7 +72,8 @@ class CheckReport:
 
     def as_json(self) -> dict:
         return {"step": self.step, "passed": self.passed, "failed": self.failed,
-                "items": [asdict(item) for item in self.items]}
+                # What a learner reads; the key is for code that picks expectations by name.
+                "items": [{"ok": i.ok, "text": i.text, "hint": i.hint} for i in self.items]}
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:  # noqa: ANN001
         return {"text/plain": self.as_text(), "text/html": self.as_html(), MIME: self.as_json()}
@@ -92,7 +95,7 @@ def expect(report: CheckReport, ok: Any, key: str, **fields: Any) -> bool:
     """
     hint_key = f"check.{key}.hint"
     hint = t(hint_key, **fields) if has(hint_key) else ""
-    return report.expect(bool(ok), t(f"check.{key}", **fields), hint)
+    return report.expect(bool(ok), t(f"check.{key}", **fields), hint, key)
 
 
 def show_and_raise(report: CheckReport) -> CheckReport:

@@ -300,6 +300,37 @@ def _step_04(lab: Lab, report: CheckReport, context_error: Any = NOT_GIVEN,
                "04.function_reached_kms")
 
 
+CONTEXT_KEY = "kms:EncryptionContext:LambdaFunctionName"
+
+
+def _names_function(statement: dict, function: str) -> bool:
+    """Whether *statement*'s condition requires the encryption context to name *function*."""
+    for operator, conditions in (statement.get("Condition") or {}).items():
+        if operator != "StringEquals" or not isinstance(conditions, dict):
+            continue
+        for key, value in conditions.items():
+            # IAM reads condition keys without regard to case; the value must be exact.
+            if key.lower() == CONTEXT_KEY.lower() and _as_list(value) == [function]:
+                return True
+    return False
+
+
+def decrypt_policy_expectations(report: CheckReport, document: Any, key_arn: str | None,
+                                function: str) -> None:
+    """Step 05's expectations on the policy *document*: ``kms:Decrypt`` on the key *key_arn*
+    only (not ``*``), and only when the encryption context names *function*.
+
+    Without the condition the role could decrypt any ciphertext made with the lab's key, for
+    whichever function it was meant.
+    """
+    grants = [s for s in _statements(document) if s.get("Effect") == "Allow"
+              and "kms:Decrypt" in _as_list(s.get("Action", []))]
+    expect(report, key_arn and grants and all(_as_list(s.get("Resource")) == [key_arn]
+                                              for s in grants), "05.decrypt_on_key_only")
+    expect(report, grants and all(_names_function(s, function) for s in grants),
+           "05.decrypt_needs_context", function=function)
+
+
 def _step_05(lab: Lab, report: CheckReport, invoke_answer: Any = None, invoke_result: Any = None,
              via_sns: Any = NOT_GIVEN, **_: Any) -> None:
     iam, kms = lab.client("iam"), lab.client("kms")
@@ -331,10 +362,7 @@ def _step_05(lab: Lab, report: CheckReport, invoke_answer: Any = None, invoke_re
         key_arn = kms.describe_key(KeyId=lab.names.kms_alias)["KeyMetadata"]["Arn"]
     except kms.exceptions.NotFoundException:
         key_arn = None
-    grants = [s for s in _statements(document) if s.get("Effect") == "Allow"
-              and "kms:Decrypt" in _as_list(s.get("Action", []))]
-    expect(report, key_arn and grants and all(_as_list(s.get("Resource")) == [key_arn]
-                                              for s in grants), "05.decrypt_on_key_only")
+    decrypt_policy_expectations(report, document, key_arn, lab.names.function)
     expect(report, _eventually(lab, attached, settle), "05.policy_attached",
            role=lab.names.role)
     if invoke_answer is not None:

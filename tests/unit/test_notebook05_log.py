@@ -172,7 +172,8 @@ def make_step_05(lab) -> str:
     key = kms.create_key()["KeyMetadata"]
     kms.create_alias(AliasName=lab.names.kms_alias, TargetKeyId=key["KeyId"])
     document = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": key["Arn"]}]}
+        {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": key["Arn"], "Condition": {
+            "StringEquals": {"kms:EncryptionContext:LambdaFunctionName": lab.names.function}}}]}
     arn = iam.create_policy(PolicyName=lab.names.kms_policy,
                             PolicyDocument=json.dumps(document))["Policy"]["Arn"]
     iam.attach_role_policy(RoleName=lab.names.role, PolicyArn=arn)

@@ -455,7 +455,7 @@ def test_the_commands_run_the_notebooks_of_the_language(tmp_path, monkeypatch, c
         (nbs / "ko" / name).write_text("{}")
     ran = []
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(batch_command, "solution_root", lambda: tmp_path)
+    monkeypatch.setattr(batch_command, "solutions_folder", lambda: tmp_path)
     monkeypatch.setattr(batch_command, "run_notebooks",
                         lambda notebooks, *args, **kwargs: ran.extend(notebooks) or [])
     args = make_parser().parse_args([*command, *lang, "--out", str(tmp_path / "out"), "-q"])

@@ -19,6 +19,7 @@ from labkit.classroom.student_edition import (
     client_names,
     fill_in,
     find_regions,
+    hint_comments,
     student_notebook,
 )
 
@@ -134,3 +135,68 @@ def test_fill_in_refuses_a_mismatch():
         fill_in("# YOUR CODE HERE\nraise NotImplementedError('x')", "a = 1")
     with pytest.raises(ValueError, match="fewer stubs"):
         fill_in("a = 1", f"{BEGIN}\nb = 2\n{END}")
+
+
+def stub_hints(path: Path) -> list[str]:
+    student, _ = student_notebook(nbformat.read(path, as_version=4), path.name[:2])
+    return [line for cell in student.cells for line in cell.source.split("\n")
+            if "NotImplementedError(" in line]
+
+
+def test_a_hint_names_the_variable_that_keeps_the_answer():
+    source = f'{BEGIN}\ntopic_arn = sns.create_topic(Name=n, Tags=t)["TopicArn"]\n{END}'
+    student, _ = blank_out(source, "02", 1, {"sns"})
+    assert "sns.create_topic(Name=…, Tags=…) here and keep its answer in topic_arn" in student
+
+
+def test_a_hint_in_a_function_body_says_to_return_the_answer():
+    source = f"def make():\n    {BEGIN}\n    return lam.create_function(FunctionName=n)\n    {END}"
+    student, _ = blank_out(source, "03", 3, {"lam"})
+    assert "lam.create_function(FunctionName=…) here and return its answer" in student
+
+
+def test_a_spread_argument_is_named_with_the_keys_it_holds():
+    source = (f"settings = dict(Role=r, Runtime='python3.12')\n{BEGIN}\n"
+              f"f = lam.create_function(FunctionName=n, **settings)\n{END}")
+    student, _ = blank_out(source, "03", 1, {"lam"})
+    assert "lam.create_function(FunctionName=…, **settings [Role, Runtime])" in student
+
+
+def test_the_create_function_stub_names_every_argument_it_needs():
+    [line] = [h for h in stub_hints(NOTEBOOKS[3]) if "03.3" in h]
+    for argument in ("FunctionName", "Code", "Role", "Runtime", "Handler", "Timeout",
+                     "MemorySize", "Environment"):
+        assert argument in line, argument
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_retries_for_eventual_consistency_stay_in_the_student_edition(path):
+    """A stub blanks the call only: lab.until_consistent around it is still there to run."""
+    solution = nbformat.read(path, as_version=4)
+    student, _ = student_notebook(solution, path.name[:2])
+    for mine, theirs in zip(student.cells, solution.cells):
+        assert mine.source.count("lab.until_consistent(") == theirs.source.count(
+            "lab.until_consistent(")
+
+
+def test_a_hint_names_the_section_above_in_the_notebooks_own_language():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("## 정책 만들기\n\n설명", id="05-06"),
+                nbformat.v4.new_code_cell(f"{BEGIN}\niam.create_policy(PolicyName=p)\n{END}",
+                                          id="05-07")]
+    nb.cells[1].source = 'iam = lab.client("iam")\n' + nb.cells[1].source
+    try:
+        i18n.set_language("ko")
+        student, _ = student_notebook(nb, "05")
+    finally:
+        i18n.set_language("en")
+    assert "연습 05.1" in student.cells[1].source and "‘정책 만들기’ 절" in student.cells[1].source
+
+
+def test_a_hint_comment_goes_above_each_region_and_leaves_the_solution_whole():
+    source = f"try:\n    {BEGIN}\n    t = sns.create_topic(Name=n)\n    {END}\nexcept E:\n    pass"
+    hinted, following = hint_comments(source, "02", 1, {"sns"})
+    assert following == 2
+    lines = hinted.split("\n")
+    assert lines[1].startswith("    # Exercise 02.1: write sns.create_topic(Name=…) here")
+    assert lines[:1] + lines[2:] == source.split("\n")
