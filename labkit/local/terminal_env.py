@@ -28,11 +28,11 @@ from . import cloud
 from .slack import api as slack_api
 from .state import CloudState
 
-def terminal_env(state: CloudState, region: str, webhook_url: str) -> dict[str, str]:
-    """The variables that aim curl, the AWS CLI and Python at the local cloud *state*.
+def cloud_env(state: CloudState, region: str) -> dict[str, str]:
+    """The variables that aim the AWS CLI, boto3, curl and Python at the local cloud *state*.
 
-    *region* is the lab's region; *webhook_url* the local Slack's webhook for the lab's channel,
-    which the source lab's ``curl`` reads from ``$SLACK_WEBHOOK_URL``.
+    *region* is the lab's region. A notebook's kernel gets these when the lab starts on the local
+    target, so that its ``!aws ...`` cells and plain ``boto3.client(...)`` calls reach it too.
     """
     return {
         # botocore >= 1.31 (boto3 and the AWS CLI v1 alike) sends every service here.
@@ -48,8 +48,13 @@ def terminal_env(state: CloudState, region: str, webhook_url: str) -> dict[str, 
         "CURL_CA_BUNDLE": state.ca_bundle,
         "REQUESTS_CA_BUNDLE": state.ca_bundle,
         "SSL_CERT_FILE": state.ca_bundle,
-        DEFAULT_WEBHOOK_ENV: webhook_url,
     }
+
+
+def terminal_env(state: CloudState, region: str, webhook_url: str) -> dict[str, str]:
+    """:func:`cloud_env`, and the local Slack's *webhook_url* for the lab's channel in
+    ``SLACK_WEBHOOK_URL``, where the source lab's ``curl`` command reads it."""
+    return {**cloud_env(state, region), DEFAULT_WEBHOOK_ENV: webhook_url}
 
 
 # -- one renderer per shell: (variables, comment lines) -> a script ------------------------------

@@ -95,3 +95,24 @@ def test_its_options_and_defaults():
                                       "us-east-1", "--slack-channel", "kim", "--lang", "ko"])
     assert (args.shell, args.region, args.slack_channel, args.lang) == (
         "powershell", "us-east-1", "kim", "ko")
+
+
+def test_a_notebook_kernel_gets_the_same_variables_but_not_the_webhook(monkeypatch):
+    import os
+
+    import labkit.lab
+
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")  # someone's own setting, to be given back
+    monkeypatch.delenv("AWS_CA_BUNDLE", raising=False)
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T00000000/"
+                                            "B00000000/XXXXXXXXXXXXXXXXXXXXXXXX")
+    before = dict(os.environ)
+    try:
+        labkit.lab._point_kernel_at(STATE, "us-east-1")
+        wanted = terminal_env(STATE, "us-east-1", HOOK)
+        del wanted["SLACK_WEBHOOK_URL"]  # the notebook sets it itself, from lab.webhook()
+        assert {key: os.environ.get(key) for key in wanted} == wanted
+        assert os.environ["SLACK_WEBHOOK_URL"] == before["SLACK_WEBHOOK_URL"]
+    finally:
+        labkit.lab._point_kernel_at(None, "")  # the switch to aws gives everything back
+    assert dict(os.environ) == before
