@@ -8,8 +8,14 @@ reach the local cloud and the local Slack, as a script for the shell to evaluate
     labkit local env --shell powershell | Out-String | Invoke-Expression  # Windows PowerShell
     for /f "delims=" %i in ('labkit local env --shell cmd') do %i         # Windows cmd
 
-:func:`terminal_env` is the pure core (a running cloud's state -> the variables); the renderers
-turn the variables into one shell's script; :func:`register_cli` is the thin edge.
+:func:`cloud_env` and :func:`terminal_env` are the pure core (a running cloud's state -> the
+variables; a notebook's kernel gets the first); the renderers turn the variables into one
+shell's script; :func:`register_cli` is the thin edge.
+
+``SLACK_WEBHOOK_URL`` is printed in clear: the shell must read it. It is the local Slack's URL,
+which works on this machine only, and it has the shape :mod:`labkit.masking` hides on any host, so
+the local cloud's log and labkit's outputs show it masked; the script's comment asks people not to
+paste it anywhere all the same (a habit for the real one).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from ..parameters import DEFAULTS, add_flag
 from . import cloud
 from .slack import api as slack_api
 from .state import CloudState
+
 
 def cloud_env(state: CloudState, region: str) -> dict[str, str]:
     """The variables that aim the AWS CLI, boto3, curl and Python at the local cloud *state*.
