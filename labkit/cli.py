@@ -5,6 +5,7 @@
     labkit local status        what it is, where it listens, what it holds  (--json for scripts)
     labkit local down          stop it (everything it held is gone)
     labkit local fault ...     make the local Slack misbehave: 429, 500, delay, drop
+    labkit local env           variables for a terminal: eval "$(labkit local env)"
     labkit check               each learner's progress, step by step (changes nothing)
     labkit student-edition     the notebooks with the exercises blanked out, for learners
 """
@@ -116,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     from . import slack_faults as faults
 
     faults.register_cli(local_sub)
+    from .local import terminal_env
+
+    terminal_env.register_cli(local_sub)
 
     from .classroom import check as class_check
     from .batch import command as batch_command

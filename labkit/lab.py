@@ -23,6 +23,7 @@ from .slack_faults import SlackFaults
 from .local import cloud
 from .local.slack import api as slack_api
 from .local import state as st
+from .local.terminal_env import cloud_env
 from .show.pipeline import Table
 from .i18n import t
 from .names import (LOCAL_ONLY, Names, kms_tag_list, names_for, plan, standard_tags,
@@ -30,11 +31,8 @@ from .names import (LOCAL_ONLY, Names, kms_tag_list, names_for, plan, standard_t
 from .parameters import DEFAULTS, SHARED, as_flags, check_known
 from .webhook import SecretUrl, check_webhook_url
 
-# Variables this kernel gets for the local target, so `!aws ...` cells and plain
-# boto3.client(...) calls reach the local cloud too. Remembered to undo on a switch to aws.
-_LOCAL_ENV_KEYS = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                   "AWS_DEFAULT_REGION", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE",
-                   "CURL_CA_BUNDLE")
+# What this kernel's environment held before the variables of the local target replaced it
+# (see _point_kernel_at): restored on a switch to aws.
 _saved_env: dict[str, str | None] = {}
 
 T = TypeVar("T")
@@ -331,19 +329,9 @@ def _point_kernel_at(state: st.CloudState | None, region: str) -> None:
                 os.environ[key] = value
         _saved_env.clear()
         return
-    wanted = {
-        "AWS_ENDPOINT_URL": state.endpoint_url,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": region,
-        # The public CAs plus the local one: https to the local Slack works, nothing else breaks.
-        "SSL_CERT_FILE": state.ca_bundle,
-        "REQUESTS_CA_BUNDLE": state.ca_bundle,
-        "CURL_CA_BUNDLE": state.ca_bundle,
-    }
-    for key in _LOCAL_ENV_KEYS:
+    for key, value in cloud_env(state, region).items():
         _saved_env.setdefault(key, os.environ.get(key))
-        os.environ[key] = wanted[key]
+        os.environ[key] = value
 
 
 def start(target: str = DEFAULTS["target"], region: str = DEFAULTS["region"],
