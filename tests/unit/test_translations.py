@@ -261,7 +261,7 @@ def test_a_parameters_cell_without_the_english_default_is_refused(tmp_path: Path
 
 
 # -- the Korean notebooks in labkit's commands -------------------------------------------------
-@pytest.mark.parametrize("lang, title", [("ko", "# 00 · 개요"), ("en", "# 00 · Overview")])
+@pytest.mark.parametrize("lang, title", [("ko", "# 02 · SNS 주제"), ("en", "# 02 · SNS topic")])
 def test_the_student_edition_is_built_from_the_notebooks_of_its_language(
         tmp_path: Path, monkeypatch, lang: str, title: str) -> None:
     import argparse
@@ -269,15 +269,16 @@ def test_the_student_edition_is_built_from_the_notebooks_of_its_language(
     from labkit import i18n
     from labkit.classroom import student_edition
 
+    # 02-05: an exercise the nbgrader course written beside the edition has a test for.
     exercise = "r = sns.create_topic(Name='x')"
-    for folder, heading in ((tmp_path / "notebooks", "# 00 · Overview"),
-                            (tmp_path / "notebooks" / "ko", "# 00 · 개요")):
+    for folder, heading in ((tmp_path / "notebooks", "# 02 · SNS topic"),
+                            (tmp_path / "notebooks" / "ko", "# 02 · SNS 주제")):
         folder.mkdir(parents=True, exist_ok=True)
         nb = nbformat.v4.new_notebook()
-        nb.cells = [nbformat.v4.new_markdown_cell(heading, id="00-00"),
+        nb.cells = [nbformat.v4.new_markdown_cell(heading, id="02-00"),
                     nbformat.v4.new_code_cell(f"### BEGIN SOLUTION\n{exercise}\n"
-                                              "### END SOLUTION", id="00-01")]
-        nbformat.write(nb, folder / "00_overview.ipynb")
+                                              "### END SOLUTION", id="02-05")]
+        nbformat.write(nb, folder / "02_sns_topic.ipynb")
     monkeypatch.chdir(tmp_path)
     parser = argparse.ArgumentParser(prog="labkit")
     student_edition.register_cli(parser.add_subparsers())
@@ -287,7 +288,7 @@ def test_the_student_edition_is_built_from_the_notebooks_of_its_language(
         assert args.func(args) == 0
     finally:
         i18n.set_language("en")
-    built = nbformat.read(tmp_path / "handout" / "notebooks" / "00_overview.ipynb",
+    built = nbformat.read(tmp_path / "handout" / "notebooks" / "02_sns_topic.ipynb",
                           as_version=4)
     assert built.cells[0].source == title
     assert exercise not in built.cells[1].source
