@@ -266,8 +266,11 @@ def main(argv: list[str]) -> int:
     commands = {
         "lab": lambda rest: [str(PYTHON), "-m", "labkit", "run", *rest],
         "test": lambda rest: [str(PYTHON), "-m", "pytest", *rest],
+        # Served from the project root, so that the notebooks' links to docs/ (troubleshooting,
+        # README) open; it starts in notebooks/.
         "jupyter": lambda rest: [str(PYTHON), "-m", "jupyter", "lab",
-                                 "--notebook-dir", str(ROOT / "notebooks"),
+                                 "--ServerApp.root_dir", str(ROOT),
+                                 "--LabApp.default_url", "/lab/tree/notebooks",
                                  # containers and CI machines often run as root, which
                                  # JupyterLab refuses unless told
                                  *(["--allow-root"] if is_root() else []), *rest],
