@@ -72,6 +72,15 @@ class LabError(Exception):
     def __str__(self) -> str:
         return f"{self.what}\n→ {self.todo}" if self.todo else self.what
 
+    @classmethod
+    def from_messages(cls, key: str, **fields: Any) -> LabError:
+        """The error whose texts are labkit's messages ``<key>.what`` and ``<key>.todo``.
+
+        In the current language: a notebook raises its own errors this way, so that its code
+        cells are the same in every language.
+        """
+        return cls(t(f"{key}.what", **fields), t(f"{key}.todo", **fields))
+
 
 def parse_denial(message: str, operation: str = "", code: str = "") -> Denial | None:
     """The permission an AccessDenied-style *message* names, or None if it names none.

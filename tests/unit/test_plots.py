@@ -28,3 +28,25 @@ def test_plot_draws_samples_threshold_and_changes():
     assert list(line.get_ydata()) == [5, 97, 99, 4]
     assert any(list(l.get_ydata()) == [50.0, 50.0] for l in axes.lines)
     assert [t.get_text() for t in axes.texts] == ["ALARM"]
+
+
+def test_the_legend_is_in_the_language_asked_and_the_states_stay_cloudwatchs():
+    samples = [(T0, 5.0), (T0 + timedelta(seconds=10), 97.0)]
+    changes = [(T0 + timedelta(seconds=5), "OK", "ALARM")]
+    korean = plot_alarm(samples, 50.0, changes, lang="ko").axes[0]
+    assert [t.get_text() for t in korean.get_legend().get_texts()] == [
+        "CPU 사용률 (CPUUtilization, %)", "임계값 50"]
+    assert [t.get_text() for t in korean.texts] == ["ALARM"]
+    english = plot_alarm(samples, 50.0, changes).axes[0]
+    assert [t.get_text() for t in english.get_legend().get_texts()] == [
+        "CPUUtilization (%)", "threshold 50"]
+
+
+def test_the_watch_panel_speaks_the_language_asked():
+    from labkit.show.alarm_watch import panel_html
+
+    english = panel_html("mission-cpu-alarm", "OK", 12.4, 150, 97.0, "ALARM")
+    assert "waiting for ALARM: 12 s of at most 150 s" in english
+    korean = panel_html("mission-cpu-alarm", "OK", 12.4, 150, 97.0, "ALARM", lang="ko")
+    assert "ALARM 상태를 기다리는 중: 12초 경과 (최대 150초)" in korean
+    assert "mission-cpu-alarm" in korean and "97 %" in korean
