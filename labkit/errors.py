@@ -136,7 +136,10 @@ def _denial_todo(denial: Denial) -> str:
         todo = t("errors.denied.add.todo", action=denial.action, who=who)
     if denial.encoded:
         todo += " " + t("errors.denied.encoded")
-    return f"{todo} {left_as_is()}"
+    todo = f"{todo} {left_as_is()}"
+    if denial.action.lower() == "kms:decrypt":  # the lab's own denial: the page tells its story
+        todo += " " + t("errors.denied.decrypt.more")
+    return todo
 
 
 def no_credentials_todo() -> str:
@@ -201,6 +204,8 @@ def _explain_client_error(operation: str, code: str, message: str) -> tuple[str,
         return t("errors.tags_differ.what", **said), name_taken_todo()
     if code in _TAKEN:
         return t("errors.taken.what", **said), name_taken_todo()
+    if code == "InvalidCiphertextException":
+        return t("errors.invalid_ciphertext.what", **said), t("errors.invalid_ciphertext.todo")
     if code == "KMSInvalidStateException" and "pending deletion" in message.lower():
         return t("errors.key_pending.what", **said), t("errors.key_pending.todo")
     if code in _NOT_FOUND:
