@@ -105,3 +105,19 @@ def test_a_denied_decrypt_links_to_its_section_and_other_denials_do_not():
     other = denied.replace("kms:Decrypt", "sns:Publish")
     _, todo = explain(client_error("AuthorizationError", other, "Publish"))
     assert "troubleshooting" not in todo
+
+
+def test_a_failed_check_ends_its_hint_with_the_link_and_a_passed_one_reads_as_before():
+    from labkit.checks.report import CheckReport, expect
+
+    report = CheckReport("08")
+    expect(report, True, "08.rate_limited")
+    expect(report, False, "08.rate_limited")
+    passed, failed = report.items
+    assert passed.hint == "Run the 429 cell again and read the function's log lines."
+    assert failed.hint == passed.hint + " More: docs/troubleshooting.md#slack-429"
+    assert "→ " + failed.hint in report.as_text()
+    i18n.set_language("ko")
+    korean = CheckReport("08")
+    expect(korean, False, "08.rate_limited")
+    assert korean.items[0].hint.endswith(" 자세히: docs/troubleshooting.ko.md#slack-429")
