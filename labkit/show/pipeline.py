@@ -20,7 +20,8 @@ from ..names import Names, names_for
 # The keys of the parts, in the order they are drawn. The bastion comes last so that the
 # boxes of the other parts keep their place in the drawing.
 KEYS = ("alarm", "sns", "lambda", "slack", "kms", "iam", "ec2")
-BOX_H, GAP, MARGIN, ROW_2 = 60, 90, 10, 160
+# Drawing units (SVG pixels): box height, the gap an arrow and its label take, the rows' tops.
+BOX_H, GAP, MARGIN, ROW_1, ROW_2 = 60, 90, 10, 20, 160
 COLOURS = {"fill": "#f4f6f8", "stroke": "#9aa5b1", "fill_on": "#fff4e5", "stroke_on": "#e8912d",
            "line": "#555555", "sub": "#555555"}
 # Fonts with Hangul first where a system has them, so Korean labels read well in any viewer.
@@ -87,20 +88,20 @@ def layout(highlight: str | tuple[str, ...] = (), names: Names | None = None,
                                *(_text_width(text, 11) for text in shown.values())]))
     step = width + GAP
     row = {"ec2": 0, "alarm": 1, "sns": 2, "lambda": 3, "slack": 4}
-    places = {key: (MARGIN + column * step, 20.0) for key, column in row.items()}
+    places = {key: (MARGIN + column * step, ROW_1) for key, column in row.items()}
     lambda_x = places["lambda"][0]
     places["kms"] = (lambda_x - step / 2, ROW_2)
     places["iam"] = (lambda_x + step / 2, ROW_2)
     boxes = tuple(Box(key, titles[key], shown[key], *places[key], width, key in marked)
                   for key in KEYS)
-    middle_y = 20 + BOX_H / 2
+    middle_y = ROW_1 + BOX_H / 2
     arrows = [Arrow(MARGIN + column * step + width, middle_y, MARGIN + (column + 1) * step,
                     middle_y, i18n.t(f"pipeline.edge.{key}", lang))
               for column, key in enumerate(("ec2", "alarm", "sns", "lambda"))]
     centre = lambda_x + width / 2
-    arrows.append(Arrow(centre - 30, 20 + BOX_H, places["kms"][0] + width / 2, ROW_2,
+    arrows.append(Arrow(centre - 30, ROW_1 + BOX_H, places["kms"][0] + width / 2, ROW_2,
                         i18n.t("pipeline.edge.kms", lang), heads="both"))
-    arrows.append(Arrow(centre + 30, 20 + BOX_H, places["iam"][0] + width / 2, ROW_2,
+    arrows.append(Arrow(centre + 30, ROW_1 + BOX_H, places["iam"][0] + width / 2, ROW_2,
                         i18n.t("pipeline.edge.iam", lang), heads="none"))
     total = MARGIN * 2 + 4 * step + width
     return Diagram(total, ROW_2 + BOX_H + 20, boxes, tuple(arrows))

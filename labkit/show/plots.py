@@ -26,12 +26,15 @@ def transitions(history: Iterable[dict]) -> list[tuple[datetime, str, str]]:
 
 def plot_alarm(samples: list[tuple[datetime, float]], threshold: float,
                changes: list[tuple[datetime, str, str]], title: str = "",
-               lang: str | None = None) -> Any:
+               lang: str | None = None, *, alarm: str = "", instance: str = "") -> Any:
     """A matplotlib Figure: CPU samples, the threshold line, and a marker per state change.
 
     The legend is in *lang* (default: the current language, the lab's once it started); the
     state names are CloudWatch's own (OK, ALARM, INSUFFICIENT_DATA), as the console shows them.
+    The title is *title*, or, given *alarm* and *instance*, "<alarm> on <instance>" in *lang*.
     """
+    if not title and alarm:
+        title = t("plot.title", lang, alarm=alarm, instance=instance)
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 

@@ -50,3 +50,11 @@ def test_the_watch_panel_speaks_the_language_asked():
     korean = panel_html("mission-cpu-alarm", "OK", 12.4, 150, 97.0, "ALARM", lang="ko")
     assert "ALARM 상태를 기다리는 중: 12초 경과 (최대 150초)" in korean
     assert "mission-cpu-alarm" in korean and "97 %" in korean
+
+
+def test_the_title_names_the_alarm_and_the_instance_in_the_language_asked():
+    english = plot_alarm([], 50.0, [], alarm="mission-cpu-alarm", instance="i-0123")
+    assert english.axes[0].get_title() == "mission-cpu-alarm on i-0123"
+    korean = plot_alarm([], 50.0, [], lang="ko", alarm="mission-cpu-alarm", instance="i-0123")
+    assert korean.axes[0].get_title() == "i-0123의 mission-cpu-alarm"
+    assert plot_alarm([], 50.0, [], title="mine", alarm="x").axes[0].get_title() == "mine"
