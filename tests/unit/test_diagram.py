@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import struct
+import sys
 import xml.etree.ElementTree as ET
 from types import SimpleNamespace
 
@@ -180,3 +181,12 @@ def test_help_has_examples(capsys):
     text = capsys.readouterr().out
     assert "labkit diagram --out pipeline.png --highlight sns,lambda" in text
     assert "matplotlib" in text
+
+
+def test_without_matplotlib_a_png_is_refused_and_an_svg_still_written(tmp_path, monkeypatch,
+                                                                       capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # None: `import` raises ImportError
+    assert cli.main(["diagram", "--out", str(tmp_path / "a.png")]) == 2
+    assert "pip install matplotlib" in capsys.readouterr().err
+    assert cli.main(["diagram", "--out", str(tmp_path / "a.svg")]) == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["a.svg"]
