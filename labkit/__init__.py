@@ -14,8 +14,10 @@ Every public name, with the notebooks that use it (what ``lab`` does: see :class
     start                 checks the parameters, reaches the target, returns the Lab (00-08)
     Lab                   what start returns: clients, names, tags, the Slack channel, checks
     LabError              what labkit raises: what went wrong and what to do about it (08)
+                          (LabError.from_messages(key): a notebook's own, in the lab's language)
     SecretUrl             a webhook URL that prints masked, as lab.webhook() returns it
     show_pipeline         the pipeline picture, with the notebook's part highlighted (00-08)
+                          (show_pipeline(..., lab=lab): in the learner's names and language)
     preview               a Slack-like rendering of a message's payload (01, 05, 06)
     mask_secrets          a text with webhook URLs and secrets masked, to print it (05)
     first_message         the text notebook 01 posts to the channel (01)

@@ -8,6 +8,7 @@
     labkit local env           variables for a terminal: eval "$(labkit local env)"
     labkit check               each learner's progress, step by step (changes nothing)
     labkit student-edition     the notebooks with the exercises blanked out, for learners
+    labkit diagram --out F     the pipeline picture as an SVG or PNG file, for slides
 """
 
 from __future__ import annotations
@@ -124,10 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     from .classroom import check as class_check
     from .batch import command as batch_command
     from .classroom import student_edition
+    from .show import diagram_command
 
     batch_command.register_cli(sub)
     class_check.register_cli(sub)
     student_edition.register_cli(sub)
+    diagram_command.register_cli(sub)
     return parser
 
 

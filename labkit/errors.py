@@ -72,6 +72,15 @@ class LabError(Exception):
     def __str__(self) -> str:
         return f"{self.what}\n→ {self.todo}" if self.todo else self.what
 
+    @classmethod
+    def from_messages(cls, key: str, **fields: Any) -> LabError:
+        """The error whose texts are labkit's messages ``<key>.what`` and ``<key>.todo``.
+
+        In the current language: a notebook raises its own errors this way, so that its code
+        cells are the same in every language.
+        """
+        return cls(t(f"{key}.what", **fields), t(f"{key}.todo", **fields))
+
 
 def parse_denial(message: str, operation: str = "", code: str = "") -> Denial | None:
     """The permission an AccessDenied-style *message* names, or None if it names none.
@@ -127,7 +136,10 @@ def _denial_todo(denial: Denial) -> str:
         todo = t("errors.denied.add.todo", action=denial.action, who=who)
     if denial.encoded:
         todo += " " + t("errors.denied.encoded")
-    return f"{todo} {left_as_is()}"
+    todo = f"{todo} {left_as_is()}"
+    if denial.action.lower() == "kms:decrypt":  # the lab's own denial: the page tells its story
+        todo += " " + t("errors.denied.decrypt.more")
+    return todo
 
 
 def no_credentials_todo() -> str:
@@ -192,6 +204,8 @@ def _explain_client_error(operation: str, code: str, message: str) -> tuple[str,
         return t("errors.tags_differ.what", **said), name_taken_todo()
     if code in _TAKEN:
         return t("errors.taken.what", **said), name_taken_todo()
+    if code == "InvalidCiphertextException":
+        return t("errors.invalid_ciphertext.what", **said), t("errors.invalid_ciphertext.todo")
     if code == "KMSInvalidStateException" and "pending deletion" in message.lower():
         return t("errors.key_pending.what", **said), t("errors.key_pending.todo")
     if code in _NOT_FOUND:

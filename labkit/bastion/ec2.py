@@ -22,6 +22,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..errors import LabError
+from ..i18n import t
 from .cpu_load import stress_command
 
 # The smallest type that is sensible for a bastion: 2 vCPUs, as `stress --cpu 2` expects, and
@@ -63,10 +64,7 @@ def ensure_local_bastion(lab: Any) -> str:
     Idempotent: a second call (a re-run cell) returns the same instance.
     """
     if not lab.is_local:
-        raise LabError("labkit creates the bastion instance on the local target only.",
-                       "On target 'aws', set bastion_instance_id = 'i-...' in the parameters "
-                       "cell to an instance of yours, or bastion_launch = True to have "
-                       "launch_bastion(lab) launch one.")
+        raise LabError(t("bastion.local_only.what"), t("bastion.local_only.todo"))
     ec2 = lab.client("ec2")
     found = _our_instances(lab, ec2)
     live = [i for i in found if i["State"]["Name"] in _LIVE_STATES]
@@ -106,9 +104,7 @@ def _local_ami(lab: Any) -> str:
             Owners=["amazon"], Filters=[{"Name": "name", "Values": ["al2023-ami-2023*-x86_64"]}]
         )["Images"]
         if not images:
-            raise LabError("The local cloud lists no Amazon Linux 2023 image.",
-                           "Restart the local cloud (`labkit local down`, then re-run the "
-                           "first cells).") from None
+            raise LabError(t("bastion.no_image.what"), t("bastion.no_image.todo")) from None
         return max(images, key=lambda image: image.get("CreationDate", ""))["ImageId"]
 
 
@@ -171,8 +167,7 @@ def ensure_bastion_profile(lab: Any) -> str:
     LabError if not) and completed. aws only: nothing here is billed.
     """
     if lab.is_local:
-        raise LabError("The bastion's IAM role and instance profile are made on target aws only.",
-                       "On the local target the bastion is a virtual instance; nothing to do.")
+        raise LabError(t("bastion.profile_aws_only.what"), t("bastion.profile_aws_only.todo"))
     iam = lab.client("iam")
     role, profile = lab.names.bastion_role, lab.names.bastion_profile
     try:
@@ -204,11 +199,9 @@ def _run_bastion(lab: Any, ec2: Any, subnet_id: str | None, profile: str) -> str
     try:
         ami = lab.client("ssm").get_parameter(Name=AMI_PARAMETER)["Parameter"]["Value"]
     except ClientError as exc:
-        raise LabError(f"Could not read the Amazon Linux 2023 image id from {AMI_PARAMETER} "
-                       f"({exc.response.get('Error', {}).get('Code', '')}).",
-                       "It needs the permission ssm:GetParameter on AWS's public parameters; "
-                       "or launch an instance in the EC2 console and set "
-                       "bastion_instance_id.") from exc
+        raise LabError(t("bastion.image_unreadable.what", parameter=AMI_PARAMETER,
+                         code=exc.response.get("Error", {}).get("Code", "")),
+                       t("bastion.image_unreadable.todo")) from exc
     request: dict[str, Any] = dict(
         ImageId=ami, InstanceType=INSTANCE_TYPE, MinCount=1, MaxCount=1,
         # No KeyName: nobody logs in; commands reach it through Systems Manager.
@@ -230,10 +223,8 @@ def _run_bastion(lab: Any, ec2: Any, subnet_id: str | None, profile: str) -> str
         code = exc.response.get("Error", {}).get("Code", "")
         if code in ("VPCIdNotSpecified", "MissingInput", "InvalidSubnetID.NotFound",
                     "InvalidSubnet"):
-            raise LabError(f"EC2 needs a subnet for the bastion in {lab.region} ({code}).",
-                           "Your account has no default VPC there: pass "
-                           "launch_bastion(lab, subnet_id='subnet-...') with a subnet from the "
-                           "VPC console, or use your own instance (bastion_instance_id).") from exc
+            raise LabError(t("bastion.no_subnet.what", region=lab.region, code=code),
+                           t("bastion.no_subnet.todo")) from exc
         raise
     return answer["Instances"][0]["InstanceId"]
 
@@ -279,19 +270,13 @@ def choose_bastion(lab: Any, instance_id: str | None = None) -> str:
         if named:
             return _oldest(named)["InstanceId"]
     if not running:
-        raise LabError(
-            f"There is no running EC2 instance in {lab.region}.",
-            f"Launch one in the EC2 console (Amazon Linux 2023, {INSTANCE_TYPE}, named "
-            f"'{lab.names.bastion}') or start the source lab's bastion, then re-run this cell; "
-            f"to watch an instance of another name, set bastion_instance_id = 'i-...' in the "
-            f"parameters cell. Or let the lab launch one: bastion_launch = True, which calls "
-            f"launch_bastion(lab) (billable while it runs; notebook 07 terminates it).")
-    listed = ", ".join(f"{i['InstanceId']} ({_name(i) or 'no name'})"
+        raise LabError(t("bastion.none_running.what", region=lab.region),
+                       t("bastion.none_running.todo", instance_type=INSTANCE_TYPE,
+                         name=lab.names.bastion))
+    listed = ", ".join(f"{i['InstanceId']} ({_name(i) or t('bastion.no_name')})"
                        for i in sorted(running, key=_launch_key))
-    raise LabError(
-        f"No running instance is named '{lab.names.bastion}'; running: {listed}.",
-        "Set bastion_instance_id = 'i-...' in the parameters cell to the instance to put load "
-        "on, then re-run the notebook from that cell.")
+    raise LabError(t("bastion.none_named.what", name=lab.names.bastion, listed=listed),
+                   t("bastion.none_named.todo"))
 
 
 def _check_chosen(lab: Any, instance_id: str, known: list[dict], running: list[dict]) -> str:
@@ -301,17 +286,13 @@ def _check_chosen(lab: Any, instance_id: str, known: list[dict], running: list[d
     match = [i for i in known if i["InstanceId"] == instance_id]
     if match:
         state = match[0]["State"]["Name"]
-        todo = ("Wait until the EC2 console shows it Running, then re-run this cell."
-                if state == "pending" else
-                "Start it in the EC2 console (Instance state → Start instance), wait until it "
-                "shows Running, then re-run this cell; or set bastion_instance_id in the "
-                "parameters cell to a running instance.")
-        raise LabError(f"Instance {instance_id} is {state}, not running.", todo)
-    listed = ", ".join(i["InstanceId"] for i in running) or "none"
-    raise LabError(
-        f"There is no instance {instance_id} in {lab.region} (running there: {listed}).",
-        "Copy the Instance ID (i-...) from the EC2 console into bastion_instance_id in the "
-        "parameters cell, check that the lab's region is the console's region, then re-run.")
+        todo = t("bastion.not_running.todo_pending" if state == "pending"
+                 else "bastion.not_running.todo")
+        raise LabError(t("bastion.not_running.what", instance_id=instance_id, state=state), todo)
+    listed = ", ".join(i["InstanceId"] for i in running) or t("bastion.none")
+    raise LabError(t("bastion.unknown_instance.what", instance_id=instance_id,
+                     region=lab.region, listed=listed),
+                   t("bastion.unknown_instance.todo"))
 
 
 def stress_script(workers: int = 2, timeout: float = 300) -> list[str]:
@@ -356,9 +337,7 @@ def run_stress_over_ssm(lab: Any, instance_id: str, workers: int = 2, timeout: f
     learner to run on the instance by hand.
     """
     if lab.is_local:
-        raise LabError("Run Command reaches real instances only.",
-                       "On the local target run the load on the bastion itself: "
-                       "bastion.run('stress --cpu 2 --timeout 60').")
+        raise LabError(t("bastion.ssm_real_only.what"), t("bastion.ssm_real_only.todo_run"))
     ssm = lab.client("ssm")
     status = _ping_status(ssm, instance_id)
     if status is None:
@@ -392,9 +371,7 @@ def wait_for_command(lab: Any, instance_id: str, command_id: str,
     did not succeed. A LabError after *timeout* seconds, when it is still running.
     """
     if lab.is_local:
-        raise LabError("Run Command reaches real instances only.",
-                       "On the local target the load runs on the bastion: its run's wait() "
-                       "waits for it.")
+        raise LabError(t("bastion.ssm_real_only.what"), t("bastion.ssm_real_only.todo_wait"))
     ssm = lab.client("ssm")
     started = _clock()
     said, said_at = "", started
@@ -417,12 +394,10 @@ def wait_for_command(lab: Any, instance_id: str, command_id: str,
                 print("  " + "\n  ".join(errors[-5:]))
             return status
         if elapsed >= timeout:
-            raise LabError(
-                f"Run Command {command_id} is still {status} on {instance_id} after "
-                f"{_duration(elapsed)}.",
-                "Look at it in the Systems Manager console (Run Command → Command history), "
-                "and re-run this cell to wait again; or stop it: "
-                f"lab.client('ssm').cancel_command(CommandId='{command_id}').")
+            raise LabError(t("bastion.command_running.what", command_id=command_id,
+                             status=status, instance_id=instance_id,
+                             duration=_duration(elapsed)),
+                           t("bastion.command_running.todo", command_id=command_id))
         if status != said or _clock() - said_at >= _SAY_EVERY:
             print(f"⏳ Run Command {command_id} on {instance_id}: {status} "
                   f"({_duration(elapsed)})")

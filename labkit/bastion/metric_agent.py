@@ -21,6 +21,7 @@ import weakref
 from typing import Any, Callable
 
 from ..errors import LabError
+from ..i18n import t
 
 NAMESPACE = "AWS/EC2"
 METRIC = "CPUUtilization"
@@ -189,11 +190,9 @@ class MetricAgent:
         if not errors:
             return
         last = errors[-1][1]
-        raise LabError(
-            f"{failed} of {attempts} CPU datapoints could not be published; the last error: "
-            f"{type(last).__name__}: {last}",
-            "Check that the local cloud is running (re-run the first cells), then start the "
-            "agent again.")
+        raise LabError(t("bastion.agent_failed.what", failed=failed, attempts=attempts,
+                         error=f"{type(last).__name__}: {last}"),
+                       t("bastion.agent_failed.todo"))
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"

@@ -91,10 +91,14 @@ def expect(report: CheckReport, ok: Any, key: str, **fields: Any) -> bool:
     """Record expectation *key* (``"02.topic_exists"``) in the current language.
 
     Its text is the catalogue's ``check.<key>``, its hint ``check.<key>.hint`` when there is
-    one; *fields* fill both in.
+    one; *fields* fill both in. When it fails, the hint ends with ``check.<key>.more`` if there
+    is one: where the troubleshooting page tells more (only then, so that a passing report
+    reads the same as before).
     """
-    hint_key = f"check.{key}.hint"
+    hint_key, more_key = f"check.{key}.hint", f"check.{key}.more"
     hint = t(hint_key, **fields) if has(hint_key) else ""
+    if not ok and has(more_key):
+        hint = f"{hint} {t(more_key)}".strip()
     return report.expect(bool(ok), t(f"check.{key}", **fields), hint, key)
 
 

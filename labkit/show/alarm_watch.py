@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from ..i18n import t
+
 STATE_COLOURS = {"OK": "#2eb67d", "ALARM": "#e01e5a", "INSUFFICIENT_DATA": "#9aa5b1"}
 
 
@@ -24,15 +26,19 @@ class Watch:
 
 
 def panel_html(alarm: str, state: str, elapsed: float, timeout: float, cpu: float | None,
-               target: str) -> str:
-    """The live panel's HTML: the alarm's state as a coloured badge, the latest CPU value."""
+               target: str, lang: str | None = None) -> str:
+    """The live panel's HTML: the alarm's state as a coloured badge, the latest CPU value.
+
+    Its words are in *lang* (default: the current language).
+    """
     colour = STATE_COLOURS.get(state, "#9aa5b1")
     cpu_text = "–" if cpu is None else f"{cpu:.0f} %"
+    waiting = t("watch.waiting", lang, target=target, elapsed=f"{elapsed:.0f}",
+                timeout=f"{timeout:.0f}")
     return (f"<div style='font-family:sans-serif'><b>{html.escape(alarm)}</b> "
             f"<span style='background:{colour};color:white;border-radius:4px;padding:2px 8px'>"
             f"{html.escape(state)}</span> &nbsp; CPU {cpu_text} &nbsp; "
-            f"<span style='color:#666'>waiting for {html.escape(target)}: {elapsed:.0f} s of "
-            f"at most {timeout:.0f} s</span></div>")
+            f"<span style='color:#666'>{html.escape(waiting)}</span></div>")
 
 
 def wait_for_state(cloudwatch: Any, alarm: str, target: str, timeout: float = 120.0,

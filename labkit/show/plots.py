@@ -6,6 +6,8 @@ import json
 from datetime import datetime
 from typing import Any, Iterable
 
+from ..i18n import t
+
 STATE_COLOURS = {"OK": "#2eb67d", "ALARM": "#e01e5a", "INSUFFICIENT_DATA": "#9aa5b1"}
 
 
@@ -23,8 +25,16 @@ def transitions(history: Iterable[dict]) -> list[tuple[datetime, str, str]]:
 
 
 def plot_alarm(samples: list[tuple[datetime, float]], threshold: float,
-               changes: list[tuple[datetime, str, str]], title: str = "") -> Any:
-    """A matplotlib Figure: CPU samples, the threshold line, and a marker per state change."""
+               changes: list[tuple[datetime, str, str]], title: str = "",
+               lang: str | None = None, *, alarm: str = "", instance: str = "") -> Any:
+    """A matplotlib Figure: CPU samples, the threshold line, and a marker per state change.
+
+    The legend is in *lang* (default: the current language, the lab's once it started); the
+    state names are CloudWatch's own (OK, ALARM, INSUFFICIENT_DATA), as the console shows them.
+    The title is *title*, or, given *alarm* and *instance*, "<alarm> on <instance>" in *lang*.
+    """
+    if not title and alarm:
+        title = t("plot.title", lang, alarm=alarm, instance=instance)
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
@@ -32,9 +42,9 @@ def plot_alarm(samples: list[tuple[datetime, float]], threshold: float,
     if samples:
         times, values = zip(*samples)
         axes.plot(times, values, marker=".", linewidth=1.2, color="#1264a3",
-                  label="CPUUtilization (%)")
+                  label=t("plot.cpu", lang))
     axes.axhline(threshold, color="#e01e5a", linestyle="--", linewidth=1,
-                 label=f"threshold {threshold:g}")
+                 label=t("plot.threshold", lang, value=f"{threshold:g}"))
     for when, _old, new in changes:
         colour = STATE_COLOURS.get(new, "#555")
         axes.axvline(when, color=colour, linewidth=2, alpha=0.8)

@@ -251,6 +251,22 @@ def test_with_no_instance_the_learner_is_told_both_ways(aws):
     assert "EC2 console" in raised.value.todo and "launch_bastion(lab)" in raised.value.todo
 
 
+def test_the_bastion_errors_come_in_the_labs_language(aws):
+    from labkit import i18n
+
+    run_own_instance("web")
+    try:
+        lab = start_aws(lang="ko")
+        with pytest.raises(LabError) as raised:
+            choose_bastion(lab)
+    finally:
+        i18n.set_language("en")
+    assert raised.value.what.startswith("이름이 'bastion'인 실행 중 인스턴스가 없습니다.")
+    assert "(web)" in raised.value.what
+    assert "bastion_instance_id = 'i-...'" in raised.value.todo and "다시 실행하세요" in \
+        raised.value.todo
+
+
 def test_launch_bastion_starts_the_smallest_instance_tagged_and_says_it_is_billable(
         managed_policies, capsys):
     lab = start_aws(student="kim")

@@ -28,3 +28,33 @@ def test_plot_draws_samples_threshold_and_changes():
     assert list(line.get_ydata()) == [5, 97, 99, 4]
     assert any(list(l.get_ydata()) == [50.0, 50.0] for l in axes.lines)
     assert [t.get_text() for t in axes.texts] == ["ALARM"]
+
+
+def test_the_legend_is_in_the_language_asked_and_the_states_stay_cloudwatchs():
+    samples = [(T0, 5.0), (T0 + timedelta(seconds=10), 97.0)]
+    changes = [(T0 + timedelta(seconds=5), "OK", "ALARM")]
+    korean = plot_alarm(samples, 50.0, changes, lang="ko").axes[0]
+    assert [t.get_text() for t in korean.get_legend().get_texts()] == [
+        "CPU 사용률 (CPUUtilization, %)", "임계값 50"]
+    assert [t.get_text() for t in korean.texts] == ["ALARM"]
+    english = plot_alarm(samples, 50.0, changes).axes[0]
+    assert [t.get_text() for t in english.get_legend().get_texts()] == [
+        "CPUUtilization (%)", "threshold 50"]
+
+
+def test_the_watch_panel_speaks_the_language_asked():
+    from labkit.show.alarm_watch import panel_html
+
+    english = panel_html("mission-cpu-alarm", "OK", 12.4, 150, 97.0, "ALARM")
+    assert "waiting for ALARM: 12 s of at most 150 s" in english
+    korean = panel_html("mission-cpu-alarm", "OK", 12.4, 150, 97.0, "ALARM", lang="ko")
+    assert "ALARM 상태를 기다리는 중: 12초 경과 (최대 150초)" in korean
+    assert "mission-cpu-alarm" in korean and "97 %" in korean
+
+
+def test_the_title_names_the_alarm_and_the_instance_in_the_language_asked():
+    english = plot_alarm([], 50.0, [], alarm="mission-cpu-alarm", instance="i-0123")
+    assert english.axes[0].get_title() == "mission-cpu-alarm on i-0123"
+    korean = plot_alarm([], 50.0, [], lang="ko", alarm="mission-cpu-alarm", instance="i-0123")
+    assert korean.axes[0].get_title() == "i-0123의 mission-cpu-alarm"
+    assert plot_alarm([], 50.0, [], title="mine", alarm="x").axes[0].get_title() == "mine"
