@@ -87,7 +87,7 @@ def test_plan_says_what_in_the_current_language_and_keeps_the_names():
     finally:
         i18n.set_language("en")
     assert [(nb, name) for nb, _, name in korean] == [(nb, name) for nb, _, name in english]
-    assert ("02", "SNS 토픽", "kim-mission-sns") in korean
+    assert ("02", "SNS 주제", "kim-mission-sns") in korean
     assert all(HANGUL.search(what) for _, what, _ in korean if what not in KEPT_IN_KOREAN)
 
 
