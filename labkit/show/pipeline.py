@@ -176,19 +176,6 @@ def pipeline_svg(highlight: str | tuple[str, ...] = (), names: Names | None = No
 
 
 # -- PNG ------------------------------------------------------------------------------------------
-# Fonts that have Hangul, as matplotlib names them on Linux, macOS and Windows.
-HANGUL_FONTS = ("Noto Sans CJK KR", "Noto Sans KR", "NanumGothic", "Malgun Gothic",
-                "Apple SD Gothic Neo", "AppleGothic", "UnDotum", "Baekmuk Gulim")
-
-
-def hangul_font() -> str | None:
-    """The name of an installed font that has Korean letters, as matplotlib knows it, or None."""
-    from matplotlib import font_manager
-
-    installed = {font.name for font in font_manager.fontManager.ttflist}
-    return next((name for name in HANGUL_FONTS if name in installed), None)
-
-
 def pipeline_png(diagram: Diagram, path: str | Path, scale: float = 2.0) -> None:
     """Draw *diagram* into the PNG file *path*, *scale* pixels per drawing unit.
 
@@ -198,11 +185,12 @@ def pipeline_png(diagram: Diagram, path: str | Path, scale: float = 2.0) -> None
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
     from ..errors import LabError
+    from .fonts import has_hangul, hangul_font
 
     texts = [part for box in diagram.boxes for part in (box.title, box.name)]
     texts += [arrow.label for arrow in diagram.arrows]
     family: list[str] = ["DejaVu Sans"]
-    if any("\uac00" <= char <= "\ud7a3" for text in texts for char in text):
+    if any(has_hangul(text) for text in texts):
         found = hangul_font()
         if found is None:
             raise LabError(i18n.t("diagram.no_hangul_font.what"),

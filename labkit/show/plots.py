@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from ..i18n import t
+from . import fonts
 
 STATE_COLOURS = {"OK": "#2eb67d", "ALARM": "#e01e5a", "INSUFFICIENT_DATA": "#9aa5b1"}
 
@@ -33,11 +34,34 @@ def plot_alarm(samples: list[tuple[datetime, float]], threshold: float,
     state names are CloudWatch's own (OK, ALARM, INSUFFICIENT_DATA), as the console shows them.
     The title is *title*, or, given *alarm* and *instance*, "<alarm> on <instance>" in *lang*.
     """
+    lang, font = _legible(lang)
     if not title and alarm:
         title = t("plot.title", lang, alarm=alarm, instance=instance)
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
+    families = [font, "DejaVu Sans"] if font else ["DejaVu Sans"]
+    with plt.rc_context({"font.family": families}):
+        return _draw(plt, mdates, samples, threshold, changes, title, lang)
+
+
+def _legible(lang: str | None) -> tuple[str | None, str | None]:
+    """The language to label in, and the font with its letters (None: matplotlib's own).
+
+    Korean labels need a font with Hangul; without one on this computer the labels would be
+    empty boxes, so the plot is labelled in English and a line says which font to install.
+    """
+    if not fonts.has_hangul(t("plot.cpu", lang)):
+        return lang, None
+    font = fonts.hangul_font()
+    if font is None:
+        print(t("plot.no_hangul_font", lang))
+        return "en", None
+    return lang, font
+
+
+def _draw(plt: Any, mdates: Any, samples: list[tuple[datetime, float]], threshold: float,
+          changes: list[tuple[datetime, str, str]], title: str, lang: str | None) -> Any:
     figure, axes = plt.subplots(figsize=(9, 3.5))
     if samples:
         times, values = zip(*samples)

@@ -14,7 +14,7 @@ import pytest
 import labkit
 from labkit import cli, i18n
 from labkit.names import names_for
-from labkit.show import pipeline
+from labkit.show import fonts, pipeline
 from labkit.show.pipeline import pipeline_svg, show_pipeline
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -150,7 +150,7 @@ def test_the_command_writes_a_png_twice_the_svgs_size(tmp_path):
 
 def test_a_korean_png_is_drawn_with_a_font_that_has_hangul(tmp_path, monkeypatch):
     used = []
-    monkeypatch.setattr(pipeline, "hangul_font", lambda: used.append(1) or "DejaVu Sans")
+    monkeypatch.setattr(fonts, "hangul_font", lambda: used.append(1) or "DejaVu Sans")
     out = tmp_path / "slide.png"
     with pytest.warns(UserWarning):  # DejaVu has no Hangul: matplotlib says so per glyph
         assert cli.main(["diagram", "--out", str(out), "--lang", "ko"]) == 0
@@ -159,7 +159,7 @@ def test_a_korean_png_is_drawn_with_a_font_that_has_hangul(tmp_path, monkeypatch
 
 def test_without_a_korean_font_a_korean_png_is_refused_naming_what_to_do(tmp_path, monkeypatch,
                                                                          capsys):
-    monkeypatch.setattr(pipeline, "hangul_font", lambda: None)
+    monkeypatch.setattr(fonts, "hangul_font", lambda: None)
     out = tmp_path / "slide.png"
     assert cli.main(["diagram", "--out", str(out), "--lang", "ko"]) == 2
     error = capsys.readouterr().err

@@ -1,5 +1,8 @@
 import json
+import warnings
 from datetime import datetime, timedelta, timezone
+
+from labkit.show import fonts
 
 from labkit.show.plots import plot_alarm, transitions
 
@@ -30,16 +33,45 @@ def test_plot_draws_samples_threshold_and_changes():
     assert [t.get_text() for t in axes.texts] == ["ALARM"]
 
 
-def test_the_legend_is_in_the_language_asked_and_the_states_stay_cloudwatchs():
+def test_the_legend_is_in_the_language_asked_and_the_states_stay_cloudwatchs(monkeypatch):
     samples = [(T0, 5.0), (T0 + timedelta(seconds=10), 97.0)]
     changes = [(T0 + timedelta(seconds=5), "OK", "ALARM")]
-    korean = plot_alarm(samples, 50.0, changes, lang="ko").axes[0]
+    # As on a computer with a Korean font (this one may have none: DejaVu stands in, and
+    # matplotlib warns about each glyph it lacks).
+    monkeypatch.setattr(fonts, "hangul_font", lambda: "DejaVu Sans")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        figure = plot_alarm(samples, 50.0, changes, lang="ko")
+    korean = figure.axes[0]
     assert [t.get_text() for t in korean.get_legend().get_texts()] == [
         "CPU 사용률 (CPUUtilization, %)", "임계값 50"]
     assert [t.get_text() for t in korean.texts] == ["ALARM"]
     english = plot_alarm(samples, 50.0, changes).axes[0]
     assert [t.get_text() for t in english.get_legend().get_texts()] == [
         "CPUUtilization (%)", "threshold 50"]
+
+
+def test_without_a_korean_font_the_plot_is_labelled_in_english_and_says_why(monkeypatch,
+                                                                              capsys):
+    monkeypatch.setattr(fonts, "hangul_font", lambda: None)
+    samples = [(T0, 5.0), (T0 + timedelta(seconds=10), 97.0)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no glyph is missing: nothing is boxes
+        axes = plot_alarm(samples, 50.0, [], lang="ko", alarm="a", instance="i").axes[0]
+    assert [t.get_text() for t in axes.get_legend().get_texts()] == [
+        "CPUUtilization (%)", "threshold 50"]
+    assert axes.get_title() == "a on i"
+    assert "fonts-noto-cjk" in capsys.readouterr().out
+
+
+def test_with_a_korean_font_the_plot_draws_with_it(monkeypatch):
+    monkeypatch.setattr(fonts, "hangul_font", lambda: "DejaVu Serif")
+    axes = plot_alarm([(T0, 5.0)], 50.0, [], lang="en").axes[0]
+    assert axes.get_legend().get_texts()[0].get_fontfamily()[0] != "DejaVu Serif"  # English
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        korean = plot_alarm([(T0, 5.0)], 50.0, [], lang="ko").axes[0]
+    assert korean.get_legend().get_texts()[0].get_fontfamily()[0] == "DejaVu Serif"
 
 
 def test_the_watch_panel_speaks_the_language_asked():
@@ -52,9 +84,13 @@ def test_the_watch_panel_speaks_the_language_asked():
     assert "mission-cpu-alarm" in korean and "97 %" in korean
 
 
-def test_the_title_names_the_alarm_and_the_instance_in_the_language_asked():
+def test_the_title_names_the_alarm_and_the_instance_in_the_language_asked(monkeypatch):
     english = plot_alarm([], 50.0, [], alarm="mission-cpu-alarm", instance="i-0123")
     assert english.axes[0].get_title() == "mission-cpu-alarm on i-0123"
-    korean = plot_alarm([], 50.0, [], lang="ko", alarm="mission-cpu-alarm", instance="i-0123")
+    monkeypatch.setattr(fonts, "hangul_font", lambda: "DejaVu Sans")  # as with a Korean font
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        korean = plot_alarm([], 50.0, [], lang="ko", alarm="mission-cpu-alarm",
+                            instance="i-0123")
     assert korean.axes[0].get_title() == "i-0123의 mission-cpu-alarm"
     assert plot_alarm([], 50.0, [], title="mine", alarm="x").axes[0].get_title() == "mine"
