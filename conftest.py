@@ -95,9 +95,10 @@ def _alone(item) -> bool:  # noqa: ANN001
 # The modules that take longest (whole labs, classes, alarms that must fire), longest first:
 # they start as soon as the CPU tests' turn is over, so that none of them is left to run alone
 # at the end. Measured with bench/bench_suite.py; a module missing here only costs time.
-_LONGEST_FIRST = ("test_rerun_and_catch_up.py", "test_classroom.py", "test_cleanup.py",
-                  "test_reliability.py", "test_lambda_runtime.py", "test_bastion_alarm.py",
-                  "test_function_kms_key.py", "test_batch_run.py", "test_alarms.py")
+_LONGEST_FIRST = ("test_rerun_and_catch_up.py", "test_classroom.py", "test_nbgrader.py",
+                  "test_cleanup.py", "test_reliability.py", "test_lambda_runtime.py",
+                  "test_bastion_alarm.py", "test_function_kms_key.py", "test_batch_run.py",
+                  "test_korean_notebooks.py", "test_handout.py", "test_alarms.py")
 
 
 def _mark_the_load_of_notebook_06(items) -> None:  # noqa: ANN001
