@@ -3,8 +3,9 @@
 The real nbgrader (the test extra) on the course ``labkit student-edition`` writes, for
 notebooks 00-02 (the fewest that hold exercises of two kinds: a POST to Slack, SNS resources),
 07, the cleanup, whose tests give points only for what existed before it and is gone after,
-and 08, whose tests read its role policy and its redrive. Two submissions run in one local cloud, apart by their ``student`` parameter; for both,
-what notebooks 03-06 would have left is made beforehand (those notebooks take minutes).
+and 08, whose tests read its role policy and its redrive. Two submissions run in one local
+cloud, apart by their ``student`` parameter; for both, what notebooks 03-06 would have left
+is made beforehand (those notebooks take minutes).
 """
 
 from __future__ import annotations
