@@ -10,6 +10,8 @@ From there nbgrader's own commands take over (``nbgrader generate_assignment lab
 hint; nbgrader's release blanks the region with a bare stub). Each test cell runs in the
 submission's kernel after the learner's cells and checks, through :mod:`labkit.classroom.grading`, what the learner's own
 code built in the cloud: ``lab`` there is the learner's (their ``student`` parameter).
+Where a test needs to know what existed before the exercises (notebook 07's cleanup), a
+locked, ungraded cell records it right after the notebook starts the lab (:data:`RECORDS`).
 """
 
 from __future__ import annotations
@@ -51,22 +53,39 @@ TESTS: dict[str, str] = {
              'via_sns=globals().get("via_sns"))',
     "06-07": 'assert_step(lab, "06", ["06.alarm_exists", "06.alarm_configured", '
              '"06.alarm_actions"])',
+    "06-11": 'assert_set_by_hand(lab, globals().get("alarm_quick_test"))',
+    # Each cleanup earns its point only for what existed before it (RECORDS) and is gone.
+    "07-05": 'assert_removed(lab, globals().get("_before_cleanup"), "alarm")',
+    "07-07": 'assert_removed(lab, globals().get("_before_cleanup"), "topic")',
+    "07-11": 'assert_removed(lab, globals().get("_before_cleanup"), "function")',
+    "07-13": 'assert_removed(lab, globals().get("_before_cleanup"), "role_policies")',
+    "07-14": 'assert_removed(lab, globals().get("_before_cleanup"), "role")',
+    "07-20": 'assert_removed(lab, globals().get("_before_cleanup"), "keys")',
+    "08-12": "assert_flaky_role_policy(lab)",
     "08-28": 'assert_step(lab, "08", ["08.dead_letter"], '
              'dead_letter=globals().get("dead_letter"))',
+    "08-31": 'assert_redriven(lab, globals().get("dead_letter"), globals().get("after_id", 0))',
 }
 
-#: Exercises without a test, and why: nothing in the cloud tells them done from not done.
-UNGRADED: dict[str, str] = {
-    "06-11": "runs on AWS only, when alarm_quick_test is set",
-    "07-05": "cleanup: a learner who never built the resource has nothing to delete",
-    "07-07": "cleanup", "07-11": "cleanup", "07-13": "cleanup", "07-14": "cleanup",
-    "07-20": "cleanup",
-    "08-12": "its role policy is read by no check; the dead-letter test covers its effect",
-    "08-31": "the redrive leaves nothing behind to read",
+#: Exercises without a test, and why (none today: every exercise has one).
+UNGRADED: dict[str, str] = {}
+
+#: Tests worth other than a point per region, and why. 06-11 runs only on target aws with
+#: alarm_quick_test set; a point there would be a point nobody on the local target can earn
+#: (or, if the test passed where it does not apply, a point for nothing). Worth 0, its test
+#: still checks the alarm's history where the exercise ran, and says so where it did not.
+POINTS: dict[str, int] = {"06-11": 0}
+
+#: Locked, ungraded cells the course adds after a cell (by id), for the tests after them: what
+#: notebook 07's cleanup exercises will remove, recorded before them.
+RECORDS: dict[str, str] = {
+    "07-02": "_before_cleanup = record_before_cleanup(lab)",
 }
 
-IMPORT = ("from labkit.classroom.grading import assert_decrypts, assert_policy_document, "
-          "assert_step")
+#: What the test and record cells may call, imported by each cell that calls it.
+GRADING_FUNCTIONS = ("assert_decrypts", "assert_flaky_role_policy", "assert_policy_document",
+                     "assert_redriven", "assert_removed", "assert_set_by_hand", "assert_step",
+                     "record_before_cleanup")
 
 CONFIG = '''\
 # nbgrader's configuration for the workbook (written by `labkit student-edition`).
@@ -80,12 +99,19 @@ c.Execute.timeout = 600
 '''
 
 
+def grading_import(code: str) -> str:
+    """The import line of the grading functions *code* calls."""
+    used = [name for name in GRADING_FUNCTIONS if f"{name}(" in code]
+    return f"from labkit.classroom.grading import {', '.join(used)}"
+
+
 def test_cell(cell_id: str, label: str, points: int) -> nbformat.NotebookNode:
     """The locked autograder test of exercise cell *cell_id* (exercise *label*)."""
     import nbformat
 
+    code = TESTS[cell_id]
     source = (f"# Autograder test of exercise {label}: what your code built in the cloud.\n"
-              f"{IMPORT}\n\n{TESTS[cell_id]}")
+              f"{grading_import(code)}\n\n{code}")
     cell = nbformat.v4.new_code_cell(source, id=f"{cell_id}-test")
     cell.metadata["nbgrader"] = {"grade": True, "grade_id": f"test-{cell_id}", "locked": True,
                                  "points": points, "schema_version": 3, "solution": False,
@@ -95,10 +121,31 @@ def test_cell(cell_id: str, label: str, points: int) -> nbformat.NotebookNode:
     return cell
 
 
-def with_tests(nb: nbformat.NotebookNode, step: str) -> nbformat.NotebookNode:
-    """The solution notebook *nb* with a test cell after each exercise cell, outputs cleared.
+def record_cell(after_id: str) -> nbformat.NotebookNode:
+    """The locked, ungraded cell that follows cell *after_id*: it records, for the tests
+    further down, what exists before the exercises change it (nbgrader runs its source as
+    written in the course, whatever a submission holds)."""
+    import nbformat
 
-    A cell with several solution regions is several exercises: its test is worth a point each.
+    code = RECORDS[after_id]
+    source = ("# For the autograder: what you have before the exercises below, so that each\n"
+              "# earns its point only for what existed here and is gone after it.\n"
+              f"{grading_import(code)}\n\n{code}")
+    cell = nbformat.v4.new_code_cell(source, id=f"{after_id}-record")
+    cell.metadata["nbgrader"] = {"grade": False, "grade_id": f"record-{after_id}",
+                                 "locked": True, "schema_version": 3, "solution": False,
+                                 "task": False}
+    cell.metadata["deletable"] = False
+    cell.metadata["editable"] = False
+    return cell
+
+
+def with_tests(nb: nbformat.NotebookNode, step: str) -> nbformat.NotebookNode:
+    """The solution notebook *nb* with a test cell after each exercise cell (and the record
+    cells of :data:`RECORDS`), outputs cleared.
+
+    A cell with several solution regions is several exercises: its test is worth a point each
+    (unless :data:`POINTS` says otherwise).
     """
     graded = copy.deepcopy(nb)
     cells = []
@@ -108,6 +155,8 @@ def with_tests(nb: nbformat.NotebookNode, step: str) -> nbformat.NotebookNode:
             cell.outputs = []
             cell.execution_count = None
         cells.append(cell)
+        if cell.get("id") in RECORDS:
+            cells.append(record_cell(cell.id))
         regions = find_regions(cell.source) if cell.cell_type == "code" else []
         if not regions:
             continue
@@ -116,7 +165,7 @@ def with_tests(nb: nbformat.NotebookNode, step: str) -> nbformat.NotebookNode:
         label = f"{step}.{number}" + (f"–{step}.{last}" if last > number else "")
         number = last + 1
         if cell_id in TESTS:
-            cells.append(test_cell(cell_id, label, len(regions)))
+            cells.append(test_cell(cell_id, label, POINTS.get(cell_id, len(regions))))
         elif cell_id not in UNGRADED:
             raise ValueError(f"exercise cell {cell_id} has no autograder test (course.TESTS)")
     graded.cells = cells

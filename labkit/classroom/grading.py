@@ -5,11 +5,16 @@ Each exercise of the workbook has a locked test cell right after it (see
 so ``lab`` is the learner's: their ``student`` parameter, their resources. The test reads the
 cloud through the step's own check (:mod:`labkit.checks.steps`), keeping only the expectations
 that show this exercise was done, and fails with their hints when any of them did not pass.
+
+Where no step check shows an exercise, a function of its own reads what the exercise leaves:
+notebook 07's cleanup (what existed before it and is gone after, :mod:`.removals`), notebook
+08's role policy and redrive, notebook 06's alarm state set by hand.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -17,6 +22,9 @@ from botocore.exceptions import ClientError
 from ..checks.report import CheckReport
 from ..i18n import t
 from ..checks.steps import decrypt_policy_expectations, run_checks
+from ..local.iam.policy import evaluate
+from ..names import flaky_names
+from . import removals
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -77,3 +85,124 @@ def assert_policy_document(lab: Lab, document: Any) -> None:
     report = CheckReport("05")
     decrypt_policy_expectations(report, document, key, lab.names.function)
     require_passed(report, ("05.decrypt_on_key_only", "05.decrypt_needs_context"))
+
+
+# -- notebook 07: the cleanup -----------------------------------------------------------------
+def record_before_cleanup(lab: Lab) -> dict[str, frozenset[str]]:
+    """What notebook 07's cleanup exercises remove, as it exists before them: the course's
+    locked cell after ``labkit.start`` keeps it for :func:`assert_removed`."""
+    return removals.present(lab)
+
+
+def _what(lab: Lab, thing: str) -> str:
+    """*thing* of :data:`.removals.THINGS` as the learner reads it: ``CloudWatch alarm x``."""
+    names = {"alarm": lab.names.alarm, "topic": lab.names.topic,
+             "function": lab.names.function, "role": lab.names.role,
+             "role_policies": lab.names.role}
+    kind = "role" if thing == "role_policies" else thing
+    return t(f"grading.thing.{kind}", name=names[thing])
+
+
+def assert_removed(lab: Lab, before: Any, thing: str) -> None:
+    """Raise AssertionError unless *thing* (one of :data:`.removals.THINGS`) existed *before*
+    the cleanup (:func:`record_before_cleanup`) and is gone now, read back from the cloud.
+
+    Nothing to remove is no pass: a learner who never built the alarm did not delete it.
+    "Gone" is, for the function role's policies, detached; for the KMS keys, pending deletion.
+    """
+    if not isinstance(before, dict) or thing not in before:
+        raise AssertionError(t("grading.removed.no_record"))
+    ids = before[thing]
+    kind = {"role_policies": "detached", "keys": "scheduled"}.get(thing, "removed")
+    what = "" if thing == "keys" else _what(lab, thing)
+    if not ids:
+        raise AssertionError(t(f"grading.{kind}.never", what=what))
+    # On AWS a read right after a delete may still show the resource (IAM above all).
+    left = lab.until_consistent(lambda: removals.still_there(lab, thing, ids), retry_if=bool)
+    if left:
+        raise AssertionError(t(f"grading.{kind}.still", what=what,
+                               left=", ".join(sorted(left))))
+
+
+# -- notebook 08: when Slack misbehaves -------------------------------------------------------
+def assert_flaky_role_policy(lab: Lab) -> None:
+    """Raise AssertionError unless the inline policies of notebook 08's role allow what its
+    function needs: ``ssm:GetParameter`` on the webhook's parameter and ``sqs:SendMessage`` on
+    the dead-letter queue (exercise 08.1's ``put_role_policy``)."""
+    names = flaky_names(lab.config.prefix)
+    iam = lab.client("iam")
+    try:
+        policy_names = iam.list_role_policies(RoleName=names.role)["PolicyNames"]
+        documents = [iam.get_role_policy(RoleName=names.role, PolicyName=name)["PolicyDocument"]
+                     for name in policy_names]
+    except iam.exceptions.NoSuchEntityException:
+        raise AssertionError(t("grading.role_policy.no_role", role=names.role)) from None
+    needs = {
+        "ssm:GetParameter": f"arn:aws:ssm:{lab.region}:{lab.account}:parameter/{names.parameter}",
+        "sqs:SendMessage": f"arn:aws:sqs:{lab.region}:{lab.account}:{names.queue}",
+    }
+    missing = [f"{action} → {resource.replace(lab.account, '<account>')}"
+               for action, resource in needs.items()
+               if not evaluate(documents, action, resource).allowed]
+    if missing:
+        raise AssertionError(t("grading.role_policy.missing", role=names.role,
+                               missing="; ".join(missing)))
+
+
+def _alarm_name(body: str) -> str:
+    """The alarm's name in a dead-lettered SNS event ("" when the body is not one)."""
+    try:
+        message = json.loads(json.loads(body)["Records"][0]["Sns"]["Message"])
+        return str(message.get("AlarmName", ""))
+    except (ValueError, KeyError, IndexError, TypeError):
+        return ""
+
+
+def assert_redriven(lab: Lab, dead_letter: Any, after_id: int = 0) -> None:
+    """Raise AssertionError unless the event notebook 08 found in the dead-letter queue
+    (*dead_letter*) reached its Slack channel exactly once (messages after *after_id*) and the
+    queue holds no message any more (exercise 08's redrive)."""
+    names = flaky_names(lab.config.prefix)
+    alarm = _alarm_name(dead_letter.get("Body", "")) if isinstance(dead_letter, dict) else ""
+    if not alarm:
+        raise AssertionError(t("grading.redrive.no_dead_letter"))
+    messages = lab.slack_messages(after=after_id or 0, channel=names.channel)
+    count = sum(alarm in json.dumps(m["payload"], ensure_ascii=False) for m in messages)
+    if count != 1:
+        raise AssertionError(t("grading.redrive.not_once", alarm=alarm, channel=names.channel,
+                               count=count))
+    sqs = lab.client("sqs")
+    url = sqs.get_queue_url(QueueName=names.queue)["QueueUrl"]
+    counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    left = sum(int(value) for value in counts.values())
+    if left:
+        raise AssertionError(t("grading.redrive.queue_not_empty", queue=names.queue, count=left))
+
+
+# -- notebook 06: the alarm's quick test on AWS -----------------------------------------------
+def assert_set_by_hand(lab: Lab, alarm_quick_test: Any) -> None:
+    """Raise AssertionError unless the learner's alarm went to ALARM by ``set_alarm_state``
+    (its history shows the change without evaluated datapoints): exercise 06's quick test.
+
+    It applies on target ``aws`` with ``alarm_quick_test`` only; anywhere else the exercise's
+    code does not run, and this prints so and passes (the course's test is worth 0 points).
+    """
+    if lab.is_local or not alarm_quick_test:
+        print(t("grading.quick_test.not_applicable"))
+        return
+    cloudwatch = lab.client("cloudwatch")
+
+    def set_by_hand() -> bool:
+        pages = cloudwatch.get_paginator("describe_alarm_history").paginate(
+            AlarmName=lab.names.alarm, HistoryItemType="StateUpdate")
+        for page in pages:
+            for item in page["AlarmHistoryItems"]:
+                new = json.loads(item.get("HistoryData") or "{}").get("newState", {})
+                if new.get("stateValue") == "ALARM" and "stateReasonData" not in new:
+                    return True
+        return False
+
+    # The history lags the state on AWS by a few seconds.
+    if not lab.until_consistent(set_by_hand, retry_if=lambda found: not found):
+        raise AssertionError(t("grading.quick_test.not_set", alarm=lab.names.alarm))
