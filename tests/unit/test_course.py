@@ -77,7 +77,7 @@ def test_notebook_07_records_what_exists_in_a_locked_ungraded_cell_before_the_cl
 
 
 def test_nbgrader_takes_the_record_cell_as_a_read_only_cell():
-    nbgrader_utils = pytest.importorskip("nbgrader.utils")
+    from nbgrader import utils as nbgrader_utils
     from nbgrader.nbgraderformat import MetadataValidator
 
     nb = nbformat.read(ROOT / "notebooks" / "07_cleanup.ipynb", as_version=4)
