@@ -21,7 +21,6 @@ from typing import Sequence
 from .defaults import DEFAULT_SLACK_CHANNEL
 from .errors import explain
 from .local import cloud
-from .local.slack import api as slack_api
 from .local import state as st
 from .local.slack.channel_page import page_url
 from .masking import mask_secrets
@@ -31,12 +30,6 @@ def _fmt_uptime(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
-
-
-def _webhook_url(state: st.CloudState, channel: str) -> str:
-    answer = slack_api.call(state.slack_http_url, "POST", slack_api.WEBHOOKS_PATH,
-                            {"channel": channel})
-    return state.slack_https_url + answer["path"]
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -69,7 +62,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         status["running"] = True
         # Scripts need the clear local URL to post to it; it only works on this machine.
-        status["slack_webhook_url"] = _webhook_url(found.state, args.channel)
+        from .local.terminal_env import local_webhook_url
+
+        status["slack_webhook_url"] = local_webhook_url(found.state, args.channel)
         status["channel_page_url"] = page_url(found.state.slack_http_url, args.channel)
         print(json.dumps(status, indent=2))
         return 0

@@ -63,24 +63,23 @@ def assert_decrypts(lab: Lab, blob: Any) -> None:
     if isinstance(blob, str):
         blob = base64.b64decode(blob)
     if not isinstance(blob, bytes) or not blob:
-        raise AssertionError("no ciphertext: the encrypt call's answer is missing")
+        raise AssertionError(t("grading.no_ciphertext"))
     kms = lab.client("kms")
     try:
         answer = kms.decrypt(CiphertextBlob=blob,
                              EncryptionContext={"LambdaFunctionName": lab.names.function})
     except ClientError as exc:
-        raise AssertionError(f"the ciphertext does not decrypt with the function's context: "
-                             f"{exc}") from None
+        raise AssertionError(t("grading.wrong_context", error=str(exc))) from None
     key = kms.describe_key(KeyId=lab.names.kms_alias)["KeyMetadata"]["Arn"]
     if answer.get("KeyId") != key or not answer.get("Plaintext"):
-        raise AssertionError("the ciphertext was not made with the lab's key")
+        raise AssertionError(t("grading.wrong_key"))
 
 
 def assert_policy_document(lab: Lab, document: Any) -> None:
     """Raise AssertionError unless *document* allows ``kms:Decrypt`` on the lab's key only,
     and only when the encryption context names the learner's function (exercise 05.1)."""
     if not isinstance(document, (dict, str)):
-        raise AssertionError("no policy document: policy_document is missing")
+        raise AssertionError(t("grading.no_policy_document"))
     key = lab.client("kms").describe_key(KeyId=lab.names.kms_alias)["KeyMetadata"]["Arn"]
     report = CheckReport("05")
     decrypt_policy_expectations(report, document, key, lab.names.function)

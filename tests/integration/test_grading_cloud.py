@@ -21,6 +21,7 @@ import labkit
 import labkit.lab
 from labkit import i18n
 from labkit.classroom.grading import (
+    assert_decrypts,
     assert_flaky_role_policy,
     assert_redriven,
     assert_removed,
@@ -213,6 +214,36 @@ def test_the_messages_are_in_the_learners_language(home):
     try:
         with pytest.raises(AssertionError, match="CloudWatch 알람 gko-mission-cpu-alarm"):
             assert_removed(lab, record_before_cleanup(lab), "alarm")
+    finally:
+        i18n.set_language("en")
+
+
+# -- notebook 04: the ciphertext --------------------------------------------------------------
+def lab_key(lab) -> str:
+    kms = lab.client("kms")
+    key_id = kms.create_key(Tags=lab.kms_tag_list)["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName=lab.names.kms_alias, TargetKeyId=key_id)
+    return key_id
+
+
+def test_the_ciphertext_counts_only_with_the_functions_context(lab):
+    kms, key_id = lab.client("kms"), lab_key(lab)
+    right = kms.encrypt(KeyId=key_id, Plaintext=b"https://example.invalid/hook",
+                        EncryptionContext={"LambdaFunctionName": lab.names.function})
+    assert_decrypts(lab, right["CiphertextBlob"])
+    wrong = kms.encrypt(KeyId=key_id, Plaintext=b"https://example.invalid/hook",
+                        EncryptionContext={"LambdaFunctionName": "someone-else"})
+    with pytest.raises(AssertionError, match="encryption context naming your function"):
+        assert_decrypts(lab, wrong["CiphertextBlob"])
+    with pytest.raises(AssertionError, match="No ciphertext"):
+        assert_decrypts(lab, None)
+
+
+def test_the_ciphertext_messages_are_korean_for_a_korean_lab(home):
+    lab = labkit.start(student="gkc", lang="ko")
+    try:
+        with pytest.raises(AssertionError, match="암호문이 없습니다"):
+            assert_decrypts(lab, None)
     finally:
         i18n.set_language("en")
 
