@@ -117,11 +117,13 @@ def inventory(lab: Lab) -> list[Leftover]:
     return sorted(found.values(), key=lambda x: (rank.get(x.kind, len(rank)), x.kind, x.name))
 
 
-def tagged_arns(lab: Lab) -> Iterator[str]:
-    """ARNs the tagging API lists with this learner's Project and Student tags."""
+def tagged_arns(lab: Lab, types: tuple[str, ...] = ()) -> Iterator[str]:
+    """ARNs the tagging API lists with this learner's Project and Student tags, of the
+    resource *types* only when given (``("kms:key",)``)."""
     filters = [{"Key": key, "Values": [lab.tags[key]]} for key in ("Project", "Student")]
     tagging = lab.client("resourcegroupstaggingapi")
-    for page in tagging.get_paginator("get_resources").paginate(TagFilters=filters):
+    only = {"ResourceTypeFilters": list(types)} if types else {}
+    for page in tagging.get_paginator("get_resources").paginate(TagFilters=filters, **only):
         for mapping in page["ResourceTagMappingList"]:
             yield mapping["ResourceARN"]
 

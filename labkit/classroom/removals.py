@@ -18,11 +18,11 @@ Only describe/get/list calls: nothing here changes the cloud.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 from botocore.exceptions import ClientError
 
-from ..inventory import NOT_FOUND_CODES
+from ..inventory import NOT_FOUND_CODES, tagged_arns
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -32,9 +32,17 @@ THINGS = ("alarm", "topic", "function", "role_policies", "role", "keys")
 # The KMS key states of a key scheduled for deletion: "removed", as far as KMS allows.
 _PENDING = ("PendingDeletion", "PendingReplicaDeletion")
 
+T = TypeVar("T")
 
-def _not_found(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") in NOT_FOUND_CODES
+
+def _look(call: Callable[[], T]) -> T | None:
+    """What the describe/get *call* answers, or None when its resource does not exist."""
+    try:
+        return call()
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in NOT_FOUND_CODES:
+            return None
+        raise
 
 
 def topic_arn(lab: Lab) -> str:
@@ -47,73 +55,42 @@ def _alarm_exists(lab: Lab, name: str) -> bool:
 
 
 def _topic_exists(lab: Lab, arn: str) -> bool:
-    try:
-        lab.client("sns").get_topic_attributes(TopicArn=arn)
-        return True
-    except ClientError as error:
-        if _not_found(error):
-            return False
-        raise
+    return _look(lambda: lab.client("sns").get_topic_attributes(TopicArn=arn)) is not None
 
 
 def _function_exists(lab: Lab, name: str) -> bool:
-    try:
-        lab.client("lambda").get_function_configuration(FunctionName=name)
-        return True
-    except ClientError as error:
-        if _not_found(error):
-            return False
-        raise
+    return _look(lambda: lab.client("lambda").get_function_configuration(
+        FunctionName=name)) is not None
 
 
 def _role_exists(lab: Lab, name: str) -> bool:
-    try:
-        lab.client("iam").get_role(RoleName=name)
-        return True
-    except ClientError as error:
-        if _not_found(error):
-            return False
-        raise
+    return _look(lambda: lab.client("iam").get_role(RoleName=name)) is not None
 
 
 def attached_policies(lab: Lab) -> set[str]:
     """ARNs of the policies attached to the learner's function role (none when it is gone)."""
-    iam = lab.client("iam")
-    try:
-        pages = iam.get_paginator("list_attached_role_policies").paginate(
-            RoleName=lab.names.role)
-        return {p["PolicyArn"] for page in pages for p in page["AttachedPolicies"]}
-    except ClientError as error:
-        if _not_found(error):
-            return set()
-        raise
+    pages = lab.client("iam").get_paginator("list_attached_role_policies").paginate(
+        RoleName=lab.names.role)
+    return _look(lambda: {p["PolicyArn"] for page in pages for p in page["AttachedPolicies"]}) \
+        or set()
+
+
+def _key(lab: Lab, key_id: str) -> dict | None:
+    answer = _look(lambda: lab.client("kms").describe_key(KeyId=key_id))
+    return answer["KeyMetadata"] if answer else None
 
 
 def key_in_use(lab: Lab, key_id: str) -> bool:
     """Whether KMS key *key_id* exists and is not pending deletion."""
-    try:
-        key = lab.client("kms").describe_key(KeyId=key_id)["KeyMetadata"]
-    except ClientError as error:
-        if _not_found(error):
-            return False
-        raise
-    return key["KeyState"] not in _PENDING
+    key = _key(lab, key_id)
+    return key is not None and key["KeyState"] not in _PENDING
 
 
 def learners_keys(lab: Lab) -> set[str]:
     """Ids of the keys notebook 07 schedules for deletion: the alias's and the tagged ones."""
-    ids = set()
-    try:
-        ids.add(lab.client("kms").describe_key(KeyId=lab.names.kms_alias)["KeyMetadata"]["KeyId"])
-    except ClientError as error:
-        if not _not_found(error):
-            raise
-    filters = [{"Key": key, "Values": [lab.tags[key]]} for key in ("Project", "Student")]
-    tagging = lab.client("resourcegroupstaggingapi")
-    for page in tagging.get_paginator("get_resources").paginate(ResourceTypeFilters=["kms:key"],
-                                                                 TagFilters=filters):
-        ids |= {m["ResourceARN"].rsplit("/", 1)[-1] for m in page["ResourceTagMappingList"]}
-    return ids
+    ids = {arn.rsplit("/", 1)[-1] for arn in tagged_arns(lab, ("kms:key",))}
+    alias = _key(lab, lab.names.kms_alias)
+    return ids | {alias["KeyId"]} if alias else ids
 
 
 def present(lab: Lab) -> dict[str, frozenset[str]]:
