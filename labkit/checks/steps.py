@@ -417,21 +417,30 @@ def _step_06(lab: Lab, report: CheckReport, fired: Any = None, recovered: Any = 
             wait=wait), "06.delivery_logged", state=state)
 
 
+def alarm_state_changes(cloudwatch: Any, alarm: str) -> list[tuple[str, bool]]:
+    """(new state, set by an evaluation) of *alarm*'s state changes, oldest first.
+
+    A change ``set_alarm_state`` made by hand carries no ``stateReasonData``; one an
+    evaluation made carries the datapoints it saw.
+    """
+    pages = cloudwatch.get_paginator("describe_alarm_history").paginate(
+        AlarmName=alarm, HistoryItemType="StateUpdate")
+    history = [item for page in pages for item in page["AlarmHistoryItems"]]
+    changes = []
+    for item in sorted(history, key=lambda h: h["Timestamp"]):
+        new = json.loads(item.get("HistoryData") or "{}").get("newState", {})
+        changes.append((new.get("stateValue"), "stateReasonData" in new))
+    return changes
+
+
 def _state_changes(lab: Lab, cloudwatch: Any, wanted: set[str], wait: float
                    ) -> list[tuple[str, bool]]:
-    """(new state, set by an evaluation) of the alarm's state changes, oldest first.
-
-    Waits up to *wait* seconds until every state in *wanted* shows in the history.
-    """
+    """:func:`alarm_state_changes` of the lab's alarm, waiting up to *wait* seconds until
+    every state in *wanted* shows in the history."""
     changes: list[tuple[str, bool]] = []
 
     def read() -> bool:
-        history = cloudwatch.describe_alarm_history(
-            AlarmName=lab.names.alarm, HistoryItemType="StateUpdate")["AlarmHistoryItems"]
-        changes[:] = []
-        for item in sorted(history, key=lambda h: h["Timestamp"]):
-            new = json.loads(item.get("HistoryData") or "{}").get("newState", {})
-            changes.append((new.get("stateValue"), "stateReasonData" in new))
+        changes[:] = alarm_state_changes(cloudwatch, lab.names.alarm)
         return wanted <= {new for new, _ in changes}
 
     _eventually(lab, read, wait)

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from ..checks.report import CheckReport
 from ..i18n import t
-from ..checks.steps import decrypt_policy_expectations, run_checks
+from ..checks.steps import alarm_state_changes, decrypt_policy_expectations, run_checks
 from ..local.iam.policy import evaluate
 from ..names import flaky_names
 from . import removals
@@ -193,14 +193,8 @@ def assert_set_by_hand(lab: Lab, alarm_quick_test: Any) -> None:
     cloudwatch = lab.client("cloudwatch")
 
     def set_by_hand() -> bool:
-        pages = cloudwatch.get_paginator("describe_alarm_history").paginate(
-            AlarmName=lab.names.alarm, HistoryItemType="StateUpdate")
-        for page in pages:
-            for item in page["AlarmHistoryItems"]:
-                new = json.loads(item.get("HistoryData") or "{}").get("newState", {})
-                if new.get("stateValue") == "ALARM" and "stateReasonData" not in new:
-                    return True
-        return False
+        return any(state == "ALARM" and not evaluated
+                   for state, evaluated in alarm_state_changes(cloudwatch, lab.names.alarm))
 
     # The history lags the state on AWS by a few seconds.
     if not lab.until_consistent(set_by_hand, retry_if=lambda found: not found):
