@@ -16,6 +16,18 @@ def home(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
+def module_home(tmp_path_factory):
+    """A state folder shared by one test module's tests (LABKIT_HOME while they run): a local
+    cloud started in it is stopped after the module."""
+    path = tmp_path_factory.mktemp("module-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LABKIT_HOME", str(path))
+        yield path
+        cloud.down(path)
+        labkit.lab._point_kernel_at(None, "")
+
+
+@pytest.fixture(scope="module")
 def endpoint(tmp_path_factory):
     """The AWS endpoint of a local cloud shared by one test module's tests."""
     home = tmp_path_factory.mktemp("module-home")

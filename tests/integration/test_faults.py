@@ -12,10 +12,8 @@ import pytest
 import requests
 
 import labkit
-import labkit.lab
 from labkit.errors import LabError
 from labkit.functions import slack_notifier
-from labkit.local import cloud
 from labkit.checks.step_08 import (
     flaky_names,
     leftovers,
@@ -29,14 +27,9 @@ CHANNEL = "faults-test"
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+def lab(module_home):
     """A lab on a local cloud of this module's own."""
-    home = tmp_path_factory.mktemp("faults-home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LABKIT_HOME", str(home))
-        yield labkit.start(student="ft", slack_channel=CHANNEL)
-        cloud.down(home)
-        labkit.lab._point_kernel_at(None, "")
+    return labkit.start(student="ft", slack_channel=CHANNEL)
 
 
 @pytest.fixture(autouse=True)

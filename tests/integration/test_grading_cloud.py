@@ -18,7 +18,6 @@ import pytest
 import requests
 
 import labkit
-import labkit.lab
 from labkit import i18n
 from labkit.classroom.grading import (
     assert_decrypts,
@@ -29,7 +28,6 @@ from labkit.classroom.grading import (
     record_before_cleanup,
 )
 from labkit.functions import HANDLER, SOURCE
-from labkit.local import cloud
 from labkit.names import flaky_names
 
 pytestmark = pytest.mark.integration
@@ -40,19 +38,8 @@ TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
 BASIC = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    """A local cloud of this module's own."""
-    path = tmp_path_factory.mktemp("grading-home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LABKIT_HOME", str(path))
-        yield path
-        cloud.down(path)
-        labkit.lab._point_kernel_at(None, "")
-
-
 @pytest.fixture
-def lab(home, request):
+def lab(module_home, request):
     """A learner of the test's own on the module's cloud."""
     return labkit.start(student=f"g{zlib.crc32(request.node.name.encode()) % 10**6}")
 
@@ -209,7 +196,7 @@ def test_no_record_is_no_pass(lab, before):
         assert_removed(lab, before, "alarm")
 
 
-def test_the_messages_are_in_the_learners_language(home):
+def test_the_messages_are_in_the_learners_language(module_home):
     lab = labkit.start(student="gko", lang="ko")
     try:
         with pytest.raises(AssertionError, match="CloudWatch 알람 gko-mission-cpu-alarm"):
@@ -239,7 +226,7 @@ def test_the_ciphertext_counts_only_with_the_functions_context(lab):
         assert_decrypts(lab, None)
 
 
-def test_the_ciphertext_messages_are_korean_for_a_korean_lab(home):
+def test_the_ciphertext_messages_are_korean_for_a_korean_lab(module_home):
     lab = labkit.start(student="gkc", lang="ko")
     try:
         with pytest.raises(AssertionError, match="암호문이 없습니다"):
