@@ -6,11 +6,11 @@ sessions - or the workers of one parallel session - run side by side. The notebo
 start in this environment, so they find this cloud.
 
 Parallel runs (pytest-xdist, ``-n``): the tests of one module stay on one worker (their module
-fixtures are made once), and the notebooks 00 → 08 run in order on one worker, because each
-starts from what the one before it made. Tests marked ``cpu_exclusive`` (and notebook 06 up to
-the cell whose bastion really burns two cores) measure real CPU load: they run while no other
-test runs, as a writer among readers, so that the other workers' load never decides their
-result.
+fixtures are made once), and the notebooks run in the lesson's order (00 → 09, the cleanup 07
+last) on one worker, because each starts from what the one before it made. Tests marked
+``cpu_exclusive`` (and notebook 06 up to the cell whose bastion really burns two cores) measure
+real CPU load: they run while no other test runs, as a writer among readers, so that the other
+workers' load never decides their result.
 """
 
 from __future__ import annotations
@@ -126,8 +126,9 @@ def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001
     that they take their turn alone once, back to back: a turn first waits for the test in
     progress on every other worker, while the workers that finish theirs sit idle.
 
-    Order: the notebooks, then the unit tests (short, so that the CPU tests' turn, about ten
-    seconds in, waits for a short test), then the longest modules, then the rest.
+    Order: the notebooks (the cleanup last, as ``labkit run`` runs them), then the unit tests
+    (short, so that the CPU tests' turn, about ten seconds in, waits for a short test), then
+    the longest modules, then the rest.
     """
     _mark_the_load_of_notebook_06(items)
     first_06 = next((i for i, item in enumerate(items) if _in_notebook_06(item)), None)
@@ -138,7 +139,9 @@ def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001
         items[:] = [item for item in items[:first_06] if item not in moved] + moving + [
             item for item in items[first_06:] if item not in moved]
 
-    def rank(item) -> int:  # noqa: ANN001
+    def rank(item) -> float:  # noqa: ANN001
+        if _is_notebook(item) and "cleanup" in item.path.name:
+            return 0.5  # the lesson's order: the cleanup after every other notebook
         if _is_notebook(item) or item in moved:
             return 0
         if item.path.parent.name == "unit":

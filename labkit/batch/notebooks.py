@@ -12,6 +12,9 @@ from ..errors import LabError
 
 
 _NOTEBOOK_NAME = re.compile(r"^(\d{2})_.+\.ipynb$")
+# Notebooks that build what they need and delete it at their end: nothing after them relies on
+# them, so catching up skips them.
+SELF_CONTAINED = frozenset({"08", "09"})
 
 
 def find_project_root(start: Path | None = None) -> Path:
@@ -53,8 +56,11 @@ def notebooks_folder(root: Path, lang: str | None = None) -> Path:
 
 def default_notebooks(root: Path, only: list[str] | None = None,
                       lang: str | None = None) -> list[Path]:
-    """The workbook's ``NN_name.ipynb`` notebooks in *lang*, sorted, optionally narrowed by
-    *only*.
+    """The workbook's ``NN_name.ipynb`` notebooks in *lang*, in the lesson's order, optionally
+    narrowed by *only*.
+
+    The lesson's order is the numbers' order with the cleanup last: notebook 09 turns the
+    pipeline of 02-06 into a template, so it comes before the cleanup deletes that pipeline.
 
     *root* and *lang* choose the folder as :func:`notebooks_folder` says. Each *only* item
     selects by number (``01`` or ``1``), by name (``slack_webhook``) or by file name
@@ -62,7 +68,8 @@ def default_notebooks(root: Path, only: list[str] | None = None,
     :class:`LabError`, so a typo never silently runs fewer notebooks.
     """
     folder = notebooks_folder(root, lang)
-    notebooks = sorted(p for p in folder.glob("*.ipynb") if _NOTEBOOK_NAME.match(p.name))
+    notebooks = _cleanup_last(sorted(p for p in folder.glob("*.ipynb")
+                                      if _NOTEBOOK_NAME.match(p.name)))
     if not only:
         return notebooks
 
@@ -92,11 +99,20 @@ def new_run_dir(root: Path) -> Path:
 
 
 def notebooks_before(root: Path, step: str, lang: str | None = None) -> list[Path]:
-    """The notebooks in *lang* that come before *step* (a number like ``05``): what catch-up
-    runs."""
+    """The notebooks in *lang* that come before *step* (a number like ``05``) in the lesson's
+    order and leave something behind: what catch-up runs."""
     if not step.isdigit():
         raise LabError(f"{step!r} is not a step number.", "Give the notebook's number, e.g. 05.")
-    return [p for p in default_notebooks(root, lang=lang) if int(p.name[:2]) < int(step)]
+    ordered = default_notebooks(root, lang=lang)
+    numbers = [p.name[:2] for p in ordered]
+    wanted = f"{int(step):02d}"
+    end = numbers.index(wanted) if wanted in numbers else sum(n < wanted for n in numbers)
+    return [p for p in ordered[:end] if p.name[:2] not in SELF_CONTAINED]
+
+
+def _cleanup_last(notebooks: list[Path]) -> list[Path]:
+    """*notebooks* in the same order, with the cleanup notebook moved to the end."""
+    return sorted(notebooks, key=lambda p: "cleanup" in p.stem)
 
 
 def with_cleanup_last(notebooks: list[Path], root: Path, lang: str | None = None) -> list[Path]:

@@ -414,6 +414,23 @@ def test_default_notebooks_sorted_and_selected(tmp_path):
         default_notebooks(tmp_path, ["07"])
 
 
+def test_the_lesson_order_puts_the_cleanup_last_and_catch_up_skips_what_cleans_up_after_itself(
+        tmp_path):
+    nbs = tmp_path / "notebooks"
+    nbs.mkdir()
+    for number in ("00_overview", "05_iam_policy", "06_cloudwatch_alarm", "07_cleanup",
+                   "08_when_slack_misbehaves", "09_pipeline_as_code"):
+        (nbs / f"{number}.ipynb").write_text("{}")
+
+    numbers = lambda paths: [p.name[:2] for p in paths]  # noqa: E731
+    assert numbers(default_notebooks(tmp_path, None)) == ["00", "05", "06", "08", "09", "07"]
+    assert numbers(default_notebooks(tmp_path, ["07", "09"])) == ["09", "07"]
+    # 08 and 09 delete what they make: nothing later needs them replayed, and never the cleanup.
+    assert numbers(notebooks.notebooks_before(tmp_path, "09")) == ["00", "05", "06"]
+    assert numbers(notebooks.notebooks_before(tmp_path, "07")) == ["00", "05", "06"]
+    assert numbers(notebooks.notebooks_before(tmp_path, "06")) == ["00", "05"]
+
+
 def test_a_language_picks_its_subfolder_and_english_never_does(tmp_path):
     nbs = tmp_path / "notebooks"
     (nbs / "ko").mkdir(parents=True)
