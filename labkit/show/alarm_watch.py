@@ -68,8 +68,10 @@ def wait_for_state(cloudwatch: Any, alarm: str, target: str, timeout: float = 12
 
 
 def watch_alarm(lab: Any, state: str, timeout: float, *, bastion: Any = None,
-                instance_id: str | None = None, workers: int = 0) -> Watch:
-    """Wait until the lab's alarm is in *state*, showing it live; explain it when it is not.
+                instance_id: str | None = None, workers: int = 0,
+                alarm: str | None = None) -> Watch:
+    """Wait until the lab's alarm (or the alarm named *alarm*) is in *state*, showing it live;
+    explain it when it is not.
 
     local: *bastion* is the :class:`~labkit.bastion.machine.LocalBastion` (its agent's figures
     are shown and explained); *workers* is the stress run's ``--cpu`` while waiting for ALARM.
@@ -81,10 +83,11 @@ def watch_alarm(lab: Any, state: str, timeout: float, *, bastion: Any = None,
 
     cloudwatch = lab.client("cloudwatch")
     latest = bastion.latest_cpu if bastion is not None else None
-    watch = wait_for_state(cloudwatch, lab.names.alarm, state, timeout=timeout, cpu=latest)
+    name = alarm or lab.names.alarm
+    watch = wait_for_state(cloudwatch, name, state, timeout=timeout, cpu=latest)
     if watch.state == state:
         return watch
-    alarms = cloudwatch.describe_alarms(AlarmNames=[lab.names.alarm])["MetricAlarms"]
+    alarms = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]
     if not alarms:
         return watch  # deleted meanwhile: the check cell says so
     alarm = alarms[0]
