@@ -145,13 +145,15 @@ class _Generaliser:
     stack's resources and parameters instead of ARNs, ids and prefixed names."""
 
     def __init__(self, snapshot: PipelineSnapshot) -> None:
-        self.exact: dict[str, Any] = {
+        exact: dict[str, Any] = {
             snapshot.key.arn: GetAtt("Key", "Arn"),
             snapshot.key.key_id: Ref("Key"),
             snapshot.topic_arn: Ref("Topic"),
             snapshot.function_arn: GetAtt("Function", "Arn"),
             snapshot.role_arn: GetAtt("Role", "Arn"),
+            snapshot.alarm.instance_id: Ref("InstanceId"),
         }
+        self.exact = {value: made for value, made in exact.items() if value}
         live = snapshot.names.as_dict()
         templated = names_for("${%s}" % PREFIX_PARAMETER).as_dict()
         pairs = {live[what]: templated[what] for what in live if live[what] != templated[what]}
@@ -200,7 +202,14 @@ def _number(value: float) -> int | float:
 
 def build_template(snapshot: PipelineSnapshot) -> dict[str, Any]:
     """The CloudFormation template (a dict with :class:`Ref`/:class:`GetAtt`/:class:`Sub`
-    values) of the pipeline in *snapshot*, in the contract's shape."""
+    values) of the pipeline in *snapshot*, in the contract's shape.
+
+    The policies (trust, decrypt, key) are the live documents with the learner's values made
+    the stack's; the rest is written from the snapshot's settings. Of the role's managed
+    policies only AWS's own are listed: the lab's decrypt policy is the ``DecryptPolicy``
+    resource, and another policy of the account is no part of the pipeline. The function's
+    environment is the contract's two variables, whatever else the live one holds.
+    """
     general = _Generaliser(snapshot)
     tags = _tags(snapshot.tags)
     function, alarm, key = snapshot.function, snapshot.alarm, snapshot.key
