@@ -295,3 +295,30 @@ def test_cfn_lint_findings_are_plain_data():
         assert finding.path == "Resources/Function/Properties/Timeout"
         assert "9000" in finding.message
         assert broken.splitlines()[finding.line - 1].strip() == "Timeout: 9000"
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+
+def test_the_command_takes_the_notebook_parameters_it_needs():
+    from labkit import cli
+    from labkit.stack.command import export_command
+
+    args = cli.build_parser().parse_args(["export", "cloudformation", "--student", "kim",
+                                          "--target", "aws", "--region", "us-east-1",
+                                          "--lang", "ko", "--out", "kim.yaml"])
+    assert args.func is export_command
+    assert (args.student, args.target, args.region, args.lang, args.out) == (
+        "kim", "aws", "us-east-1", "ko", "kim.yaml")
+    plain = cli.build_parser().parse_args(["export", "cloudformation"])
+    assert (plain.student, plain.target, plain.region, plain.lang, plain.out) == (None,) * 5
+
+
+@pytest.mark.parametrize("argv", [["export"], ["export", "terraform"],
+                                  ["export", "cloudformation", "--target", "gcp"]])
+def test_the_command_refuses_what_it_does_not_know(argv, capsys):
+    from labkit import cli
+
+    with pytest.raises(SystemExit) as done:
+        cli.build_parser().parse_args(argv)
+    assert done.value.code == 2
