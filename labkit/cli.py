@@ -9,6 +9,7 @@
     labkit check               each learner's progress, step by step (changes nothing)
     labkit student-edition     the notebooks with the exercises blanked out, for learners
     labkit diagram --out F     the pipeline picture as an SVG or PNG file, for slides
+    labkit export cloudformation   the pipeline you built, as a CloudFormation template
 """
 
 from __future__ import annotations
@@ -121,11 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
     from .batch import command as batch_command
     from .classroom import student_edition
     from .show import diagram_command
+    from .stack import command as export_command
 
     batch_command.register_cli(sub)
     class_check.register_cli(sub)
     student_edition.register_cli(sub)
     diagram_command.register_cli(sub)
+    export_command.register_cli(sub)
     return parser
 
 
