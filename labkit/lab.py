@@ -128,6 +128,18 @@ class Lab:
         its own service (see :mod:`labkit.inventory`); ``labkit.inventory_table`` shows it."""
         return inventory.inventory(self)
 
+    def export_template(self) -> str:
+        """The CloudFormation template (YAML) of the pipeline notebooks 02-06 built, read from
+        the live resources (notebook 09; ``labkit export cloudformation`` on the command line).
+
+        Names carry ``${NamePrefix}``; the encrypted webhook, the instance and the function's
+        code location are parameters: the text holds no secret and nothing of the account.
+        """
+        # Loaded here: only notebook 09 and the export command need the template's code.
+        from .stack.export import export_template
+
+        return export_template(self)
+
     # -- Slack -------------------------------------------------------------------------------
     def webhook(self, channel: str | None = None) -> SecretUrl:
         """The channel's incoming-webhook URL, masked in every output.
