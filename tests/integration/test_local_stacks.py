@@ -389,3 +389,33 @@ def nothing_left(lab: Cloud, learner: Learner) -> bool:
     with pytest.raises(ClientError, match="ResourceNotFoundException"):
         lab.client("lambda").get_function(FunctionName=learner.function)
     return True
+
+
+# -- an SQS subscription, and the stack's own tags -----------------------------------------------
+
+def test_a_stack_s_sqs_subscription_delivers_and_its_tags_reach_its_resources(lab):
+    name = f"queue-{uuid.uuid4().hex[:8]}"
+    body = json.dumps({"Resources": {
+        "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": name}},
+        "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": name}},
+        "Subscription": {"Type": "AWS::SNS::Subscription", "Properties": {
+            "TopicArn": ref("Topic"), "Protocol": "sqs", "Endpoint": arn_of("Queue"),
+            "RawMessageDelivery": True}}}})
+    lab.cfn.create_stack(StackName=name, TemplateBody=body, Tags=[{"Key": "Course",
+                                                                     "Value": name}])
+    assert stack_of(lab, name)["StackStatus"] == "CREATE_COMPLETE"
+    topic = f"arn:aws:sns:{REGION}:123456789012:{name}"
+    assert lab.client("sns").list_tags_for_resource(ResourceArn=topic)["Tags"] == [
+        {"Key": "Course", "Value": name}, {"Key": "aws:cloudformation:stack-name", "Value": name},
+        {"Key": "aws:cloudformation:stack-id", "Value": stack_of(lab, name)["StackId"]},
+        {"Key": "aws:cloudformation:logical-id", "Value": "Topic"}]
+
+    sqs = lab.client("sqs")
+    queue_url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    lab.client("sns").publish(TopicArn=topic, Message="to the queue")
+    received = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1)["Messages"]
+    assert [message["Body"] for message in received] == ["to the queue"]  # raw delivery
+
+    lab.cfn.delete_stack(StackName=name)
+    assert not [s for s in lab.client("sns").list_subscriptions()["Subscriptions"]
+                if s["TopicArn"] == topic]

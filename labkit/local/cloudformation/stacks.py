@@ -102,8 +102,8 @@ def wrap_parse_and_create_resource(original: Callable) -> Callable:
         if condition and not resources_map.lazy_condition_map[condition]:
             return original(logical_id, resource_json, resources_map, account_id, region_name)
         stack = _stack(account_id, region_name, resources_map.stack_id)
-        tagged = with_tags(resource_json, resources_map.tags, logical_id)
         try:
+            tagged = with_tags(resource_json, resources_map.tags, logical_id)
             resource = original(logical_id, tagged, resources_map, account_id, region_name)
             if resource is None and resource_type not in NULL_MODELS:
                 raise ValueError(f"the local cloud cannot make {resource_type} resources")
