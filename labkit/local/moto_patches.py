@@ -80,6 +80,9 @@ _ALARMS = "labkit.local.cloudwatch.alarms"
 _FIDELITY = "labkit.local.kms.fidelity"
 _AUTHZ = "labkit.local.iam.authz"
 _SERVER = "labkit.local.server"
+_CFN = "moto.cloudformation.parsing"
+_STACKS = "labkit.local.cloudformation.stacks"
+_RESOURCES = "labkit.local.cloudformation.resources"
 
 TABLE: tuple[Hook, ...] = (
     # -- botocore, under moto: one data loader per process (botocore_models.py) ----------------
@@ -337,6 +340,91 @@ TABLE: tuple[Hook, ...] = (
     Hook("moto.secretsmanager.models", "FakeSecret", Use.READ, _AUTHZ, "a secret's ARN",
          fields=("arn",)),
 
+    # -- CloudFormation stacks as AWS runs them (cloudformation/) --------------------------------
+    Hook(_CFN, "get_model_map", Use.WRAP, _RESOURCES,
+         "the template's types moto lacks or makes short (Alarm, Subscription; a key's, topic's "
+         "and function's Tags, ...) are made by labkit's models (moto's map is cached)",
+         provider="wrap_model_map", params=()),
+    Hook(_CFN, "get_name_type_map", Use.WRAP, _RESOURCES,
+         "the property that names each of labkit's models (AlarmName)",
+         provider="wrap_name_type_map", params=()),
+    Hook(_CFN, "parse_and_create_resource", Use.WRAP, _STACKS,
+         "each resource made gets its events and CloudFormation's tags; one that fails is "
+         "named, never swallowed as a KeyError",
+         provider="wrap_parse_and_create_resource",
+         params=("logical_id", "resource_json", "resources_map", "account_id", "region_name")),
+    Hook("moto.cloudformation.models", "Stack.create_resources", Use.WRAP, _STACKS,
+         "a stack whose resource fails rolls back to ROLLBACK_COMPLETE",
+         provider="wrap_create_resources", params=("self",)),
+    Hook("moto.cloudformation.models", "Stack.delete", Use.REPLACE, _STACKS,
+         "DeleteStack deletes every resource the stack made, newest first, with events",
+         provider="delete_stack", params=("self",)),
+    Hook(_CFN, "NULL_MODELS", Use.READ, _STACKS, "the types CloudFormation makes nothing for"),
+    Hook(_CFN, "ResourceMap", Use.READ, _STACKS,
+         "a stack's template resources, what it made, its tags and conditions",
+         fields=("stack_id", "tags", "lazy_condition_map", "_parsed_resources",
+                 "_resource_json_map")),
+    Hook(_CFN, "OutputMap", Use.READ, _STACKS, "a stack that made nothing has no outputs",
+         params=("resources", "template", "stack_id")),
+    Hook("moto.cloudformation.models", "cloudformation_backends", Use.READ, _STACKS,
+         "the stack a resource belongs to, for its events"),
+    Hook("moto.cloudformation.models", "CloudFormationBackend", Use.READ, _STACKS,
+         "stacks by id", fields=("stacks",)),
+    Hook("moto.cloudformation.models", "Stack", Use.READ, _STACKS,
+         "a stack's status, events, resources and outputs",
+         fields=("stack_id", "name", "status", "events", "resource_map", "output_map",
+                 "account_id", "region_name", "notification_arns", "_add_stack_event")),
+    Hook("moto.cloudformation.models", "Event", Use.READ, _STACKS, "a resource's stack event",
+         params=("stack_id", "stack_name", "logical_resource_id", "physical_resource_id",
+                 "resource_type", "resource_status", "resource_status_reason",
+                 "resource_properties"), fields=("sendToSns",)),
+    Hook("moto.sns.models", "Topic", Use.READ, _RESOURCES,
+         "AWS::SNS::Topic's model, made again with its tags", fields=("arn",)),
+    Hook("moto.sns.models", "sns_backends", Use.READ, _RESOURCES,
+         "topics and subscriptions of a stack"),
+    Hook("moto.sns.models", "SNSBackend", Use.READ, _RESOURCES,
+         "a stack's topics and subscriptions are made as CreateTopic and Subscribe make them",
+         fields=("create_topic", "delete_topic", "subscribe", "unsubscribe",
+                 "set_subscription_attributes")),
+    Hook(_KMS, "Key", Use.READ, _RESOURCES, "AWS::KMS::Key's model, made with its tags",
+         fields=("id", "enabled", "key_state", "key_rotation_status")),
+    Hook(_KMS, "kms_backends", Use.READ, _RESOURCES, "a stack's keys"),
+    Hook(_KMS, "KmsBackend.create_key", Use.READ, _RESOURCES, "AWS::KMS::Key, as CreateKey",
+         params=("self", "policy", "key_usage", "key_spec", "description", "tags",
+                 "multi_region", "origin")),
+    Hook(_KMS, "KmsBackend.schedule_key_deletion", Use.READ, _RESOURCES,
+         "a deleted stack's key is scheduled for deletion, as AWS does",
+         params=("self", "key_id", "pending_window_in_days")),
+    Hook("moto.iam.models", "Role", Use.READ, _RESOURCES,
+         "AWS::IAM::Role's model, with ManagedPolicyArns attached; deleted after detaching",
+         fields=("name", "managed_policies", "create_from_cloudformation_json",
+                 "delete_from_cloudformation_json")),
+    Hook("moto.iam.models", "iam_backends", Use.READ, _RESOURCES,
+         "the roles and managed policies of a stack"),
+    Hook("moto.iam.models", "IAMBackend", Use.READ, _RESOURCES,
+         "policies attached and detached, a managed policy deleted",
+         fields=("roles", "attach_role_policy", "detach_role_policy", "delete_policy")),
+    Hook(_LAMBDA, "LambdaFunction", Use.READ, _RESOURCES,
+         "AWS::Lambda::Function's model, made as CreateFunction makes it, updated in place",
+         fields=("code", "update_configuration", "update_function_code")),
+    Hook(_LAMBDA, "Permission", Use.READ, _RESOURCES,
+         "AWS::Lambda::Permission's model, with a physical id", params=("region",)),
+    Hook("moto.awslambda.utils", "get_backend", Use.READ, _RESOURCES,
+         "a stack's functions and their policies", params=("account_id", "region")),
+    Hook(_LAMBDA, "LambdaBackend", Use.READ, _RESOURCES,
+         "functions made, permissions added and removed",
+         fields=("create_function", "get_function", "add_permission", "remove_permission")),
+    Hook(_CW, "cloudwatch_backends", Use.READ, _RESOURCES, "a stack's alarms"),
+    Hook(_CW, "CloudWatchBackend", Use.READ, _RESOURCES,
+         "AWS::CloudWatch::Alarm, as PutMetricAlarm and DeleteAlarms",
+         fields=("put_metric_alarm", "delete_alarms")),
+    Hook(_CW, "Alarm", Use.READ, _RESOURCES, "the alarm made, by name and ARN",
+         fields=("name", "alarm_arn")),
+    Hook("moto.utilities.utils", "get_partition", Use.READ, _RESOURCES,
+         "IAM's backends are by partition", params=("region",)),
+    Hook("moto.cloudformation.exceptions", "UnformattedGetAttTemplateException", Use.READ,
+         _RESOURCES, "Fn::GetAtt of an attribute a resource lacks is refused as moto does"),
+
     # -- the local cloud's process (server.py) ---------------------------------------------------
     Hook("moto.moto_server.werkzeug_app", "DomainDispatcherApplication", Use.READ, _SERVER,
          "moto's WSGI application serves the AWS port"),
@@ -361,6 +449,14 @@ TABLE: tuple[Hook, ...] = (
     Hook("moto.ec2.models", "EC2Backend.all_instances", Use.READ, _SERVER, "instances, counted",
          params=("self", "filters")),
 )
+
+ON_FIRST_STACK = frozenset({_STACKS, _RESOURCES})
+"""The labkit modules whose patches the local cloud installs on its first CloudFormation
+request rather than at start: importing moto's CloudFormation takes about 2 s (it imports some
+thirty services), and most clouds never deploy a stack."""
+
+AT_START = frozenset(hook.labkit for hook in TABLE) - ON_FIRST_STACK
+"""The labkit modules whose patches the local cloud installs when it starts."""
 
 
 # --------------------------------------------------------------------------------------------

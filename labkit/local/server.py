@@ -78,6 +78,12 @@ def count_holdings() -> dict[str, int]:
     return counts
 
 
+def is_cloudformation_request(environ: dict) -> bool:
+    """Whether a request to the AWS port is CloudFormation's (its signature's scope names the
+    service, as moto's dispatcher reads it)."""
+    return "/cloudformation/aws4_request" in environ.get("HTTP_AUTHORIZATION", "")
+
+
 class MaskingFilter(logging.Filter):
     """Masks webhook secrets in every log record before it is written."""
 
@@ -131,10 +137,16 @@ class LocalCloud:
         # Calls signed with a function's role credentials are checked against that role's
         # policies; everything else (the learner's own calls) goes straight to moto.
         moto_app = authz.wrap(DomainDispatcherApplication(create_backend_app))
+        stacks_ready = threading.Event()
 
         def app(environ: dict, start_response: Callable) -> Any:
             if environ.get("PATH_INFO", "").startswith("/labkit/"):
                 return self.control_app(environ, start_response)
+            if not stacks_ready.is_set() and is_cloudformation_request(environ):
+                from . import moto_patches
+
+                moto_patches.install(only=moto_patches.ON_FIRST_STACK)
+                stacks_ready.set()
             return moto_app(environ, start_response)
 
         return app
@@ -217,7 +229,8 @@ class LocalCloud:
         scheduler it hands work to. Called before the servers take any request."""
         from . import moto_patches
 
-        services = moto_patches.install(endpoint_url, ca_bundle, self.home)
+        services = moto_patches.install(endpoint_url, ca_bundle, self.home,
+                                        only=moto_patches.AT_START)
         self.runtime, self.alarms = services.runtime, services.alarms
 
     def stop(self) -> None:
