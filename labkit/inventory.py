@@ -55,9 +55,9 @@ KINDS = {
 
 # The order of the inventory table: the pipeline's order, as the cleanup deletes it. A stack
 # goes first (it deletes its own resources), then the bucket holding its function's code.
-_ORDER = ["CloudFormation stack", "S3 bucket", "CloudWatch alarm", "SNS subscription", "SNS topic", "SQS queue", "Lambda function",
-          "Log group", "IAM policy", "IAM role", "EC2 instance", "IAM instance profile",
-          "KMS alias", "KMS key"]
+_ORDER = ["CloudFormation stack", "S3 bucket", "CloudWatch alarm", "SNS subscription", "SNS topic",
+          "SQS queue", "Lambda function", "Log group", "IAM policy", "IAM role", "EC2 instance",
+          "IAM instance profile", "KMS alias", "KMS key"]
 
 
 @dataclass(frozen=True)

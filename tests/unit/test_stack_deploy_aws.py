@@ -145,7 +145,7 @@ def test_the_zip_holds_the_function_at_its_root_and_depends_on_the_source_only()
     assert function_zip() == code  # same source, same bytes: same S3 key, no stack change
 
 
-# -- deploy ----------------------------------------------------------------------------------------
+# -- deploy ------------------------------------------------------------------------------------
 def test_a_first_deploy_creates_the_stack_then_gives_it_the_encrypted_webhook(lab, capsys):
     no_stack(lab)
     new_bucket(lab)
@@ -256,7 +256,7 @@ def test_a_bucket_of_that_name_without_the_lab_tags_is_refused(lab):
     assert f"S3 bucket '{BUCKET}' already exists but is not this lab's" in raised.value.what
 
 
-# -- events ----------------------------------------------------------------------------------------
+# -- events ------------------------------------------------------------------------------------
 def test_events_are_plain_and_oldest_first(lab):
     lab.stubs["cloudformation"].add_response("describe_stack_events", {"StackEvents": [
         event("Topic", "AWS::SNS::Topic", "CREATE_COMPLETE", "", 2),
@@ -270,7 +270,7 @@ def test_events_are_plain_and_oldest_first(lab):
          "status": "CREATE_COMPLETE", "reason": ""}]
 
 
-# -- delete ----------------------------------------------------------------------------------------
+# -- delete ------------------------------------------------------------------------------------
 def bucket_emptied_and_deleted(lab) -> None:
     our_bucket(lab)
     s3 = lab.stubs["s3"]
@@ -341,7 +341,7 @@ def test_delete_leftover_stacks_with_nothing_left_says_so(lab, capsys):
         "no CloudFormation stack of yours", f"bucket {BUCKET}: already gone"]
 
 
-# -- inventory ---------------------------------------------------------------------------------------
+# -- inventory ---------------------------------------------------------------------------------
 def test_the_inventory_names_a_stack_and_a_bucket_from_their_arns():
     from labkit.inventory import describe_arn
 
