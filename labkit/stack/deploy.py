@@ -193,7 +193,7 @@ class PipelineStack:
         status = stack["StackStatus"]
         if status == "ROLLBACK_COMPLETE":
             print(t("stack.progress.delete_failed_create", stack=self.name))
-            self._delete_and_wait(stack["StackId"])
+            _delete_stack(self.cloudformation, stack["StackId"], self.name)
             return None
         if status.endswith("_IN_PROGRESS"):
             raise LabError(t("stack.busy.what", stack=self.name, status=status),
@@ -235,25 +235,23 @@ class PipelineStack:
     # -- deleting --------------------------------------------------------------------------------
     def delete(self) -> None:
         """Delete the stack and wait until it is gone, then the function's zip and the artifact
-        bucket. A stack or bucket already gone is fine; one without the lab's tags is left."""
+        bucket. A stack or bucket already gone is fine; a stack of this name without the lab's
+        tags is refused (a LabError), a bucket without them left alone."""
         stack = self.describe()
         if stack is None:
             print(t("stack.already_gone", stack=self.name))
         else:
             self.lab.ensure_ours("CloudFormation stack", self.name, stack.get("Tags"))
-            self._delete_and_wait(stack["StackId"])
+            _delete_stack(self.cloudformation, stack["StackId"], self.name)
             print(t("stack.deleted", stack=self.name))
         delete_artifact_bucket(self.lab)
-
-    def _delete_and_wait(self, stack_id: str) -> None:
-        _delete_stack(self.cloudformation, stack_id, self.name)
 
 
 # -- shared with the cleanup -------------------------------------------------------------------
 def delete_leftover_stacks(lab: Lab) -> list[str]:
     """Delete every CloudFormation stack carrying the learner's lab tags (waiting for each),
     then the artifact bucket; the names of what was deleted. For notebook 07, before the
-    hand-made resources: a stack deletes its own resources, and its key, itself."""
+    hand-made resources, since a stack deletes what it made itself."""
     cloudformation = lab.client("cloudformation")
     deleted = []
     for page in cloudformation.get_paginator("describe_stacks").paginate():
