@@ -237,7 +237,8 @@ def tags_as_dict(tags: Any) -> dict[str, str]:
 _TAG_SERVICES = {"SNS topic": "sns", "SQS queue": "sqs", "Lambda function": "lambda",
                  "CloudWatch alarm": "cloudwatch", "Log group": "logs", "KMS key": "kms",
                  "EC2 instance": "ec2", "IAM role": "iam", "IAM policy": "iam",
-                 "IAM instance profile": "iam", "SSM parameter": "ssm"}
+                 "IAM instance profile": "iam", "SSM parameter": "ssm",
+                 "CloudFormation stack": "cloudformation", "S3 bucket": "s3"}
 
 
 def read_tags(kind: str, name: str, read: Callable[[], Any], label: str = "") -> Any:

@@ -3,7 +3,8 @@
 Three sources, because no single API sees everything:
 
 * the Resource Groups Tagging API, which lists tagged resources of most services (SNS, SQS,
-  Lambda, CloudWatch alarms, KMS keys, log groups, EC2 instances);
+  Lambda, CloudWatch alarms, KMS keys, log groups, EC2 instances, notebook 09's CloudFormation
+  stack and its S3 bucket);
 * IAM, which that API does not cover: roles, instance profiles and customer managed policies,
   read with their tags;
 * the function's log group by name, because Lambda creates it without tags.
@@ -31,6 +32,7 @@ NOT_FOUND_CODES = frozenset({
     "NotFound", "NotFoundException", "ResourceNotFoundException", "ResourceNotFound",
     "NoSuchEntity", "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist",
     "InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed",
+    "NoSuchBucket", "404",  # S3's HeadBucket answers a bare 404
 })
 
 # (service, resource type in the ARN) -> the kind shown to the learner.
@@ -47,12 +49,15 @@ KINDS = {
     ("iam", "role"): "IAM role",
     ("iam", "policy"): "IAM policy",
     ("iam", "instance-profile"): "IAM instance profile",
+    ("cloudformation", "stack"): "CloudFormation stack",
+    ("s3", ""): "S3 bucket",
 }
 
-# The order of the inventory table: the pipeline's order, as the cleanup deletes it.
-_ORDER = ["CloudWatch alarm", "SNS subscription", "SNS topic", "SQS queue", "Lambda function",
-          "Log group", "IAM policy", "IAM role", "EC2 instance", "IAM instance profile",
-          "KMS alias", "KMS key"]
+# The order of the inventory table: the pipeline's order, as the cleanup deletes it. A stack
+# goes first (it deletes its own resources), then the bucket holding its function's code.
+_ORDER = ["CloudFormation stack", "S3 bucket", "CloudWatch alarm", "SNS subscription", "SNS topic",
+          "SQS queue", "Lambda function", "Log group", "IAM policy", "IAM role", "EC2 instance",
+          "IAM instance profile", "KMS alias", "KMS key"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,8 @@ def describe_arn(arn: str) -> tuple[str, str]:
     if len(parts) < 6 or parts[0] != "arn":
         return "resource", arn
     service, resource = parts[2], parts[5]
+    if service == "s3" and "/" not in resource:
+        return KINDS[("s3", "")], resource  # arn:aws:s3:::<bucket>: no region, no account
     if service in ("sns", "sqs"):
         # arn:aws:sns:<region>:<account>:<topic>[:<subscription id>]: no type in front.
         if service == "sns" and ":" in resource:
@@ -87,6 +94,8 @@ def describe_arn(arn: str) -> tuple[str, str]:
         name = name[:-2]  # describe_log_groups adds ":*" to a group's ARN
     if service == "iam":
         name = name.rsplit("/", 1)[-1]  # a role or policy may have a path: role/service-role/x
+    if service == "cloudformation" and kind == "stack":
+        name = name.split("/", 1)[0]  # stack/<name>/<id>: the id tells stacks of one name apart
     if service == "kms" and kind == "alias":
         name = f"alias/{name}"
     label = KINDS.get((service, kind), f"{service} {kind}".strip())
@@ -144,6 +153,8 @@ def kind_label(kind: str) -> str:
         "IAM role": t("inventory.kind.iam_role"),
         "IAM policy": t("inventory.kind.iam_policy"),
         "IAM instance profile": t("inventory.kind.iam_instance_profile"),
+        "CloudFormation stack": t("inventory.kind.cloudformation_stack"),
+        "S3 bucket": t("inventory.kind.s3_bucket"),
     }
     return labels.get(kind, kind)
 
@@ -214,9 +225,28 @@ def _instance(lab: Lab, kind: str, name: str, arn: str) -> Leftover | None:
     return Leftover(kind, name, arn, note)
 
 
+def _stack(lab: Lab, kind: str, name: str, arn: str) -> Leftover | None:
+    # Asked for by its ARN, a deleted stack answers DELETE_COMPLETE for a while: gone too.
+    try:
+        stacks = lab.client("cloudformation").describe_stacks(StackName=arn)["Stacks"]
+    except ClientError as error:
+        if "does not exist" in error.response.get("Error", {}).get("Message", ""):
+            return None
+        raise
+    if not stacks or stacks[0]["StackStatus"] == "DELETE_COMPLETE":
+        return None
+    return Leftover(kind, name, arn, stacks[0]["StackStatus"])
+
+
+def _bucket(lab: Lab, kind: str, name: str, arn: str) -> Leftover | None:
+    lab.client("s3").head_bucket(Bucket=name)
+    return Leftover(kind, name, arn)
+
+
 _LOOKUPS: dict[str, Callable[[Lab, str, str, str], Leftover | None]] = {
     "SNS topic": _topic, "SQS queue": _queue, "Lambda function": _function,
     "CloudWatch alarm": _alarm, "Log group": _group, "KMS key": _key, "EC2 instance": _instance,
+    "CloudFormation stack": _stack, "S3 bucket": _bucket,
 }
 
 

@@ -88,6 +88,49 @@ def flaky_names(prefix: str = "") -> FlakyNames:
                       topic=f"{prefix}mission-flaky-sns")
 
 
+# S3 bucket names are at most 63 characters (and global, and lower case).
+_BUCKET_LIMIT = 63
+
+
+@dataclass(frozen=True)
+class StackNames:
+    """Names of notebook 09's CloudFormation stack, which lives beside the hand-made pipeline."""
+
+    stack: str
+    # The template's NamePrefix parameter: every resource of the stack is named with it.
+    name_prefix: str
+    # Where the function's zip is uploaded for the stack ("" until the account is known).
+    artifact_bucket: str
+    # The stack's resources, named as the hand-made ones with name_prefix in front.
+    resources: Names
+
+    def as_dict(self) -> dict[str, str]:
+        """The stack's own names (its resources' names are in ``resources``)."""
+        return {"stack": self.stack, "name_prefix": self.name_prefix,
+                "artifact_bucket": self.artifact_bucket}
+
+
+def artifact_bucket(prefix: str, account: str, region: str) -> str:
+    """The S3 bucket holding the stack's function zip for *prefix* in *account* and *region*.
+
+    The account and region make the name unique across AWS (bucket names are global). A long
+    student name with a long region would pass S3's 63 characters: then "mission-" is left out.
+    """
+    name = f"{prefix}mission-artifacts-{account}-{region}"
+    if len(name) > _BUCKET_LIMIT:
+        name = f"{prefix}artifacts-{account}-{region}"
+    return name
+
+
+def stack_names(prefix: str = "", account: str = "", region: str = "") -> StackNames:
+    """Notebook 09's names with the learner's *prefix* ('' or 'kim-') in front; the artifact
+    bucket's name needs the *account* and *region* (left empty without them)."""
+    name_prefix = f"{prefix}stack-"
+    bucket = artifact_bucket(prefix, account, region) if account and region else ""
+    return StackNames(stack=f"{prefix}mission-stack", name_prefix=name_prefix,
+                      artifact_bucket=bucket, resources=names_for(name_prefix))
+
+
 def standard_tags(student: str = "") -> dict[str, str]:
     """The tags every resource of the lab carries, so cleanup and checks can find them."""
     return {"Project": PROJECT_TAG, "Student": student or "default", "ManagedBy": "labkit"}
@@ -108,10 +151,16 @@ def kms_tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
 LOCAL_ONLY = frozenset({"08"})
 
 
-def plan(names: Names) -> list[tuple[str, str, str]]:
+def plan(names: Names, account: str = "", region: str = "") -> list[tuple[str, str, str]]:
     """(notebook, what, name) for everything the lab creates, in the order it is created;
-    *what* is in the current language. Notebook 08 deletes what it creates at its end."""
+    *what* is in the current language. Notebook 08 deletes what it creates at its end.
+
+    The artifact bucket's name holds the *account* and *region*; without them it is shown as
+    its pattern (``mission-artifacts-<account>-<region>``).
+    """
     flaky = flaky_names(names.prefix)
+    stack = stack_names(names.prefix, account, region)
+    bucket = stack.artifact_bucket or f"{names.prefix}mission-artifacts-<account>-<region>"
     return [
         ("01", t("plan.slack_webhook"), "#project channel"),
         ("02", t("plan.sns_topic"), names.topic),
@@ -130,4 +179,7 @@ def plan(names: Names) -> list[tuple[str, str, str]]:
         ("08", t("plan.log_group"), flaky.log_group),
         ("08", t("plan.lambda_function"), flaky.function),
         ("08", t("plan.sns_topic"), flaky.topic),
+        ("09", t("plan.artifact_bucket"), bucket),
+        ("09", t("plan.stack"), stack.stack),
+        ("09", t("plan.stack_resources"), stack.name_prefix + "…"),
     ]

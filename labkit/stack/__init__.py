@@ -1,3 +1,7 @@
-"""The pipeline as infrastructure as code: a CloudFormation template read from what the
-learner built by hand (``template.py`` pure, ``snapshot.py`` the reading, ``export.py``
-the two together, ``lint.py`` cfn-lint, ``command.py`` ``labkit export cloudformation``)."""
+"""Notebook 09: the learner's pipeline as infrastructure as code.
+
+``snapshot.py`` reads what the learner built by hand, ``template.py`` (pure) writes it as a
+CloudFormation template, ``export.py`` puts the two together (``lab.export_template()``),
+``lint.py`` runs cfn-lint, ``deploy.py`` deploys the template as a stack beside the hand-made
+pipeline and deletes it, ``command.py`` is ``labkit export cloudformation``.
+"""

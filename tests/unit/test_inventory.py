@@ -38,8 +38,11 @@ ACCOUNT = "123456789012"
     (f"arn:aws:iam::{ACCOUNT}:role/service-role/kim-role", ("IAM role", "kim-role")),
     (f"arn:aws:iam::{ACCOUNT}:policy/AwsLambdaKmsExcutionPolicy",
      ("IAM policy", "AwsLambdaKmsExcutionPolicy")),
+    # Notebook 09's stack (its id left out) and its artifact bucket.
+    (f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/kim-mission-stack/0f1e-2d3c",
+     ("CloudFormation stack", "kim-mission-stack")),
+    ("arn:aws:s3:::a-bucket", ("S3 bucket", "a-bucket")),
     # Anything else is named plainly rather than hidden.
-    ("arn:aws:s3:::a-bucket", ("s3", "a-bucket")),
     (f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/notes", ("dynamodb table", "notes")),
     ("not-an-arn", ("resource", "not-an-arn")),
 ])

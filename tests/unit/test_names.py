@@ -122,3 +122,45 @@ def test_notebook_08_creates_its_pipeline_on_local_only(tmp_path):
     assert "kim-mission-flaky-sns" in repr(local.plan())
     assert "mission-flaky" not in repr(aws.plan())
     assert aws.plan().rows[0] == ("01", "Slack incoming webhook", "#project")
+
+
+# -- notebook 09's stack ----------------------------------------------------------------------
+def test_the_stack_lives_beside_the_hand_made_pipeline_under_names_of_its_own():
+    from labkit.names import stack_names
+
+    stack = stack_names("kim-", "123456789012", "ap-northeast-2")
+    assert stack.stack == "kim-mission-stack"
+    assert stack.name_prefix == "kim-stack-"
+    assert stack.artifact_bucket == "kim-mission-artifacts-123456789012-ap-northeast-2"
+    assert stack.resources == names_for("kim-stack-")
+    assert stack.resources.function == "kim-stack-mission-lambda"
+    hand_made = set(names_for("kim-").as_dict().values())
+    assert not (set(stack.resources.as_dict().values()) - {"MissionSlackTest"}) & hand_made
+    assert stack_names("").stack == "mission-stack"
+    assert stack_names("").resources.topic == "stack-mission-sns"
+    assert stack_names("").artifact_bucket == ""  # no account yet: no bucket name
+
+
+def test_the_artifact_bucket_keeps_within_s3s_63_characters():
+    from labkit.names import artifact_bucket
+
+    longest = "a" * 20 + "-"
+    name = artifact_bucket(longest, "123456789012", "ap-northeast-2")
+    assert len(name) <= 63 and name == f"{longest}artifacts-123456789012-ap-northeast-2"
+    assert name == name.lower()
+    # The usual names are the full pattern.
+    assert artifact_bucket("", "123456789012", "us-east-1") == \
+        "mission-artifacts-123456789012-us-east-1"
+
+
+def test_plan_lists_notebook_09_s_stack_and_its_bucket():
+    rows = [(what, name) for nb, what, name in plan(names_for("kim-"), "123456789012",
+                                                     "ap-northeast-2") if nb == "09"]
+    assert rows == [
+        ("S3 bucket for the function's zip (the stack's code)",
+         "kim-mission-artifacts-123456789012-ap-northeast-2"),
+        ("CloudFormation stack made from your pipeline's template", "kim-mission-stack"),
+        ("The stack's pipeline: topic, function, role, policy, KMS key, log group, alarm "
+         "(each name starts with the stack's NamePrefix)", "kim-stack-…")]
+    without_account = dict((what, name) for nb, what, name in plan(names_for("")) if nb == "09")
+    assert "mission-artifacts-<account>-<region>" in without_account.values()
