@@ -24,6 +24,8 @@ import yaml
 
 from ..names import Names, names_for
 
+#: The days between deleting a stack and the deletion of its key (notebook 07 waits as long).
+KEY_PENDING_WINDOW_DAYS = 7
 #: The notebook that made each resource by hand, shown above it in the template.
 MADE_IN: dict[str, str] = {
     "Topic": "02", "Subscription": "03", "InvokePermission": "03", "Role": "03",
@@ -248,7 +250,10 @@ def build_template(snapshot: PipelineSnapshot) -> dict[str, Any]:
             "PolicyDocument": general(snapshot.decrypt_policy)}},
         "Key": {"Type": "AWS::KMS::Key", "Properties": {
             **({"Description": key.description} if key.description else {}),
-            "KeyPolicy": general(key.policy), "Tags": tags}},
+            "KeyPolicy": general(key.policy),
+            # Deleting the stack schedules the key's deletion: after 7 days, the least KMS
+            # allows, as notebook 07 does by hand (CloudFormation's default is 30).
+            "PendingWindowInDays": KEY_PENDING_WINDOW_DAYS, "Tags": tags}},
         "KeyAlias": {"Type": "AWS::KMS::Alias", "Properties": {
             "AliasName": _named("kms_alias"), "TargetKeyId": Ref("Key")}},
         "LogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": log_group},

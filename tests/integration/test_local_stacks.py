@@ -237,7 +237,12 @@ def test_a_deployed_stack_delivers_a_publish_to_slack_through_its_own_function(l
     config = lam.get_function_configuration(FunctionName=learner.function)
     assert out["FunctionName"] == learner.function
     assert config["KMSKeyArn"] == out["KeyArn"]
-    assert config["Environment"]["Variables"]["kmsEncryptedHookUrl"] != ""  # updated in place
+    ciphertext = config["Environment"]["Variables"]["kmsEncryptedHookUrl"]
+    assert ciphertext != ""  # updated in place
+    # A NoEcho parameter never shows its value, as on AWS.
+    shown = {p["ParameterKey"]: p["ParameterValue"] for p in stack_of(lab, learner.stack)["Parameters"]}
+    assert shown["EncryptedWebhook"] == "****"
+    assert shown["NamePrefix"] == learner.prefix
 
     resources = {r["LogicalResourceId"]: r for r in
                  lab.cfn.describe_stack_resources(StackName=learner.stack)["StackResources"]}

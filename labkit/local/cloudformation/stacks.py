@@ -157,6 +157,22 @@ def delete_stack(self: Stack) -> None:
         self._add_stack_event(DELETE_COMPLETE)
 
 
+def _parameter_list(self: Stack) -> list[dict[str, Any]]:
+    hidden = set(self.resource_map.no_echo_parameter_keys)
+    return [{"ParameterKey": key, "ParameterValue": "****" if key in hidden else value}
+            for key, value in self.resource_map.resolved_parameters.items()]
+
+
+class _Property(property):
+    """A property that can carry moto_patches' mark (a plain property takes no attributes)."""
+
+
+#: ``Stack.parameter_list``: the stack's parameters as DescribeStacks shows them, a ``NoEcho``
+#: one as ``****`` whatever its value (moto looked the value up among the NoEcho parameters'
+#: names, so a ciphertext showed in clear).
+parameter_list = _Property(_parameter_list)
+
+
 # --------------------------------------------------------------------------------------------
 
 
