@@ -57,6 +57,7 @@ def refresh(notebooks_dir: Path) -> None:
     import papermill
 
     from labkit.batch import kernels
+    from labkit.batch.notebooks import default_notebooks
     from labkit.local import cloud
 
     with tempfile.TemporaryDirectory() as home, tempfile.TemporaryDirectory() as out:
@@ -64,7 +65,7 @@ def refresh(notebooks_dir: Path) -> None:
         os.environ["LABKIT_BATCH"] = "1"  # printed progress, not widgets, in stored notebooks
         cloud.up(Path(home), rate_limit=False)
         try:
-            for source in sorted(notebooks_dir.glob("[0-9][0-9]_*.ipynb")):
+            for source in default_notebooks(notebooks_dir):  # the lesson's order
                 executed = Path(out) / source.name
                 print(f"running {source.name}", flush=True)
                 papermill.execute_notebook(str(source), str(executed), cwd=str(notebooks_dir),

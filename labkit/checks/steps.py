@@ -31,6 +31,7 @@ from ..events import first_message
 from ..functions import HANDLER
 from ..local.slack import api as slack_api
 from .step_08 import step_08
+from .step_09 import step_09
 from ..webhook import check_webhook_url
 
 if TYPE_CHECKING:
@@ -479,7 +480,8 @@ def _step_07(lab: Lab, report: CheckReport, leftovers: Any = None, scheduled: An
 
 STEPS: dict[str, Callable[..., None]] = {"00": _step_00, "01": _step_01, "02": _step_02,
                                          "03": _step_03, "04": _step_04, "05": _step_05,
-                                         "06": _step_06, "07": _step_07, "08": step_08}
+                                         "06": _step_06, "07": _step_07, "08": step_08,
+                                         "09": step_09}
 
 
 def run_checks(lab: Lab, step: str, **facts: Any) -> CheckReport:

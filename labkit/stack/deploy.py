@@ -27,6 +27,7 @@ from ..errors import LabError
 from ..functions import SOURCE
 from ..i18n import t
 from ..names import StackNames, stack_names
+from ..show.pipeline import Table
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -73,6 +74,8 @@ class PipelineStack:
         self.lab = lab
         self.names: StackNames = stack_names(lab.config.prefix, lab.account, lab.region)
         self.cloudformation = lab.client("cloudformation")
+        # A deleted stack answers only to its id: kept to show its events after the delete.
+        self._stack_id: str | None = None
 
     @property
     def name(self) -> str:
@@ -82,7 +85,10 @@ class PipelineStack:
     # -- reading ---------------------------------------------------------------------------------
     def describe(self) -> dict[str, Any] | None:
         """The stack as DescribeStacks gives it, or None when there is none."""
-        return _describe(self.cloudformation, self.name)
+        stack = _describe(self.cloudformation, self.name)
+        if stack is not None:
+            self._stack_id = stack["StackId"]
+        return stack
 
     @property
     def outputs(self) -> dict[str, str]:
@@ -93,7 +99,16 @@ class PipelineStack:
     def events(self) -> list[dict[str, Any]]:
         """The stack's events, oldest first: each a dict of time, logical_id, type, status and
         reason ("" when CloudFormation gave none)."""
-        return _events(self.cloudformation, self.name)
+        return _events(self.cloudformation, self._stack_id or self.name)
+
+    def events_table(self, last: int | None = None) -> Table:
+        """The stack's events (the *last* ones only, if given), oldest first, as a table: the
+        time, the resource, its type, the status and CloudFormation's reason."""
+        events = self.events()[-last:] if last else self.events()
+        header = tuple(t(f"stack.events.{column}")
+                       for column in ("time", "resource", "type", "status", "reason"))
+        return Table(header, [(f"{e['time']:%H:%M:%S}", e["logical_id"], e["type"], e["status"],
+                               e["reason"]) for e in events])
 
     def resources(self) -> list[dict[str, str]]:
         """The stack's resources: logical_id, physical_id (the name or ARN), type, status."""

@@ -180,6 +180,10 @@ def test_the_key_policy_names_the_account_of_the_stack():
     assert statement["Principal"] == {"AWS": root}
 
 
+def test_deleting_the_stack_schedules_its_key_for_deletion_in_7_days_as_notebook_07_does():
+    assert properties("Key")["PendingWindowInDays"] == 7
+
+
 def test_the_outputs_are_the_contracts():
     outputs = {name: output["Value"] for name, output in template()["Outputs"].items()}
     assert outputs == {"TopicArn": Ref("Topic"), "FunctionName": Ref("Function"),
