@@ -75,12 +75,30 @@ def _stack_status(lab: Lab, name: str) -> str | None:
     return stacks[0]["StackStatus"] if stacks else None
 
 
+def _deployed(lab: Lab, names: StackNames) -> bool:
+    """Whether the stack stands complete and its function has the encrypted webhook (both
+    phases of the deploy done)."""
+    if _stack_status(lab, names.stack) not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+        return False
+    try:
+        config = lab.client("lambda").get_function_configuration(
+            FunctionName=names.resources.function)
+    except ClientError:
+        return False
+    return bool(config.get("Environment", {}).get("Variables", {}).get("kmsEncryptedHookUrl"))
+
+
 def step_09(lab: Lab, report: CheckReport, findings: list | None = None,
-            test_message: Any = None, fired: Any = None, alarm_message: Any = None,
-            **_: Any) -> None:
-    """The expectations of notebook 09 (facts: cfn-lint's findings, the test alarm's and the
-    stack alarm's Slack messages, the stack alarm's watch)."""
+            outputs: dict | None = None, test_message: Any = None, fired: Any = None,
+            alarm_message: Any = None, **_: Any) -> None:
+    """The expectations of notebook 09 (facts: cfn-lint's findings, the deploy's outputs, the
+    test alarm's and the stack alarm's Slack messages, the stack alarm's watch). The outputs
+    are given right after the deploy (the class's test): then the stack must stand; the
+    check at the notebook's end, after the delete, leaves them out."""
     names = stack_names(lab.config.prefix, lab.account, lab.region)
+    if outputs is not None:
+        expect(report, bool(outputs) and _deployed(lab, names), "09.stack_deployed",
+               stack=names.stack)
     if findings is not None:
         errors = [f for f in findings if getattr(f, "is_error", False)]
         expect(report, not errors, "09.lint_clean",

@@ -65,6 +65,8 @@ TESTS: dict[str, str] = {
     "08-28": 'assert_step(lab, "08", ["08.dead_letter"], '
              'dead_letter=globals().get("dead_letter"))',
     "08-31": 'assert_redriven(lab, globals().get("dead_letter"), globals().get("after_id", 0))',
+    "09-10": 'assert_step(lab, "09", ["09.stack_deployed"], outputs=globals().get("outputs"))',
+    "09-19": 'assert_step(lab, "09", ["09.stack_deleted", "09.nothing_left"])',
 }
 
 #: Exercises without a test, and why (none today: every exercise has one).

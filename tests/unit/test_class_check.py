@@ -25,7 +25,7 @@ def test_step_lists(text, steps):
 @pytest.mark.parametrize("text, message", [
     ("", "not a list of steps"),
     ("a-b", "not a list of steps"),
-    ("00-09", "no step '08'|no step '09'"),
+    ("00-10", "no step '10'"),
 ])
 def test_bad_step_lists(text, message):
     with pytest.raises(LabError, match=message):

@@ -55,7 +55,7 @@ def parameters_cell(path: Path) -> dict[str, object]:
 
 
 def test_the_notebooks_are_found():
-    assert [p.name[:2] for p in NOTEBOOKS] == [f"0{n}" for n in range(9)]
+    assert [p.name[:2] for p in NOTEBOOKS] == [f"0{n}" for n in range(10)]
 
 
 @pytest.mark.parametrize("path", [*NOTEBOOKS, *KOREAN], ids=notebook_id)
