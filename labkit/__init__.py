@@ -39,7 +39,7 @@ Every public name, with the notebooks that use it (what ``lab`` does: see :class
     inventory_table       what lab.inventory() found, as a table (07, 09)
     flaky_names           the names of notebook 08's own pipeline (08)
     lint_template         cfn-lint's findings on a CloudFormation template (09)
-    PipelineStack         the pipeline's template deployed as a stack: events, delete (09)
+    PipelineStack         the pipeline's template deployed as a stack: events, delete (07, 09)
                           (lab.export_template(): the template, read from your pipeline)
 """
 
