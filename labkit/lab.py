@@ -250,7 +250,7 @@ class Lab:
     # -- display -----------------------------------------------------------------------------
     def plan(self) -> Table:
         """What the lab will create, notebook by notebook, with this learner's names."""
-        rows = [(nb, what, name) for nb, what, name in plan(self.names)
+        rows = [(nb, what, name) for nb, what, name in plan(self.names, self.account, self.region)
                 if self.is_local or nb not in LOCAL_ONLY]
         rows[0] = (rows[0][0], rows[0][1], "#" + self.config.slack_channel)
         return Table((t("lab.plan.notebook"), t("lab.plan.creates"), t("lab.plan.name")), rows)
@@ -258,7 +258,7 @@ class Lab:
     def _creates_here(self) -> list[tuple[str, str]]:
         """(what, name) for everything this notebook (``step``) creates, from :func:`plan`."""
         rows = []
-        for number, what, name in plan(self.names):
+        for number, what, name in plan(self.names, self.account, self.region):
             if number != self.step or (number in LOCAL_ONLY and not self.is_local):
                 continue
             if number == "01":
@@ -283,6 +283,8 @@ class Lab:
             billable.append(t("lab.cost.kms"))
         if self.names.bastion in names:
             billable.append(t("lab.cost.bastion"))
+        if self.step == "09":
+            billable.append(t("lab.cost.stack_kms"))
         if billable:
             return t("lab.cost.billable", billable="; ".join(billable), free=t("lab.cost.free"))
         if names:

@@ -7,6 +7,7 @@ and the tests look at the calls and parameters labkit sends.
 from __future__ import annotations
 
 import functools
+import html
 import io
 import json
 import os
@@ -186,6 +187,12 @@ def test_the_local_target_ignores_the_expected_account(tmp_path):
     ("06", ["EC2 instance with an IAM role and instance profile for Systems Manager, only if "
             "you ask for one (launch_bastion): kim-bastion",
             "CloudWatch alarm: kim-mission-cpu-alarm"], "only if you launch one"),
+    ("09", ["S3 bucket for the function's zip (the stack's code): "
+            f"kim-mission-artifacts-{MOTO_ACCOUNT}-ap-northeast-2",
+            "CloudFormation stack made from your pipeline's template: kim-mission-stack",
+            "The stack's pipeline: topic, function, role, policy, KMS key, log group, alarm "
+            "(each name starts with the stack's NamePrefix): kim-stack-…"],
+     "the stack's KMS key is billed"),
 ])
 def test_the_summary_lists_what_this_notebook_creates_and_what_is_billable(aws, step, creates,
                                                                            billable):
@@ -200,7 +207,7 @@ def test_the_summary_lists_what_this_notebook_creates_and_what_is_billable(aws, 
         assert summary["cost"].startswith("nothing billable expected")
     shown = repr(lab)
     assert all(line in shown for line in creates)
-    assert all(line in lab._repr_html_() for line in creates if "<" not in line)
+    assert all(html.escape(line) in lab._repr_html_() for line in creates)
 
 
 def test_the_summary_without_a_step_lists_nothing_to_create(aws):
