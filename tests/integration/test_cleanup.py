@@ -1,8 +1,10 @@
 """Notebook 07 on an isolated local cloud: it leaves nothing but the pending key, runs again,
-copes with a partial lab and touches no other learner's resources."""
+copes with a partial lab (and a stack notebook 09 left) and touches no other learner's
+resources."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -13,6 +15,8 @@ from labkit.bastion import ensure_local_bastion
 from labkit.inventory import inventory
 from labkit.batch.run import run_notebooks
 from labkit.checks.steps import run_checks
+from labkit.names import stack_names
+from labkit.stack.deploy import PipelineStack
 
 pytestmark = pytest.mark.integration
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
@@ -109,17 +113,37 @@ def test_cleanup_of_a_lab_that_was_never_run_is_green(home, tmp_path):
     assert "No KMS key of yours is left to schedule for deletion" in report.as_text()
 
 
-def test_cleanup_of_a_partial_lab_finds_a_key_whose_alias_is_gone(home, tmp_path):
+def leave_a_stack(lab: labkit.Lab) -> None:
+    """What notebook 09 leaves when it stops before its end: the function's zip in the
+    artifact bucket, and the learner's stack (here with a topic only), both tagged."""
+    stack = PipelineStack(lab)
+    stack.package_function()
+    lab.client("cloudformation").create_stack(
+        StackName=stack.name, Tags=lab.tag_list, TemplateBody=json.dumps({"Resources": {
+            "Topic": {"Type": "AWS::SNS::Topic",
+                      "Properties": {"TopicName": f"{stack.names.name_prefix}mission-sns"}}}}))
+
+
+def test_cleanup_of_a_partial_lab_finds_a_key_whose_alias_is_gone_and_a_stack_left_behind(
+        home, tmp_path):
     run(["02"], tmp_path / "lab")  # topic and queue only
     lab = labkit.start()
     orphan = make_key(lab, alias=False)  # found by its tags alone
     lab.client("iam").create_role(RoleName=lab.names.role, AssumeRolePolicyDocument="{}",
                                   Tags=lab.tag_list)
+    leave_a_stack(lab)
     report = run_checks(lab, "07")
     assert not report.ok and "SNS topic mission-sns" in report.as_text()
+    left = kinds(inventory(lab))
+    assert ("CloudFormation stack", "mission-stack") in left
+    assert ("S3 bucket", stack_names("", lab.account, lab.region).artifact_bucket) in left
+    assert ("SNS topic", "stack-mission-sns") in left
 
     run(["07"], tmp_path / "cleanup")
     assert_only_pending_keys(lab, {orphan})
+    assert lab.client("s3").list_buckets()["Buckets"] == []
+    assert [s["StackStatus"] for s in lab.client("cloudformation").list_stacks()[
+        "StackSummaries"]] == ["DELETE_COMPLETE"]
 
 
 def test_cleanup_leaves_another_students_resources_alone(home, tmp_path):
