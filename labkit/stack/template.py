@@ -353,10 +353,12 @@ class TemplateLoader(yaml.SafeLoader):
     :class:`Sub` (the forms this module writes; others are not needed)."""
 
 
-TemplateLoader.add_constructor("!Ref", lambda l, n: Ref(l.construct_scalar(n)))
 TemplateLoader.add_constructor(
-    "!GetAtt", lambda l, n: GetAtt(*l.construct_scalar(n).split(".", 1)))
-TemplateLoader.add_constructor("!Sub", lambda l, n: Sub(l.construct_scalar(n)))
+    "!Ref", lambda loader, node: Ref(loader.construct_scalar(node)))
+TemplateLoader.add_constructor(
+    "!GetAtt", lambda loader, node: GetAtt(*loader.construct_scalar(node).split(".", 1)))
+TemplateLoader.add_constructor(
+    "!Sub", lambda loader, node: Sub(loader.construct_scalar(node)))
 
 
 def load_template(text: str) -> dict[str, Any]:

@@ -240,7 +240,8 @@ def test_a_deployed_stack_delivers_a_publish_to_slack_through_its_own_function(l
     ciphertext = config["Environment"]["Variables"]["kmsEncryptedHookUrl"]
     assert ciphertext != ""  # updated in place
     # A NoEcho parameter never shows its value, as on AWS.
-    shown = {p["ParameterKey"]: p["ParameterValue"] for p in stack_of(lab, learner.stack)["Parameters"]}
+    shown = {p["ParameterKey"]: p["ParameterValue"]
+             for p in stack_of(lab, learner.stack)["Parameters"]}
     assert shown["EncryptedWebhook"] == "****"
     assert shown["NamePrefix"] == learner.prefix
 
@@ -341,8 +342,8 @@ def test_a_stack_whose_resource_fails_rolls_back_and_leaves_nothing(lab, broken,
     assert stack_of(lab, learner.stack)["StackStatus"] == "ROLLBACK_COMPLETE"
     happened = events(lab, learner.stack)
     failed = [(status, reason) for logical, status, reason in happened if logical == "Broken"]
-    assert failed == [("CREATE_IN_PROGRESS", ""), ("CREATE_FAILED", f"Broken ({broken['Type']}) "
-                                                                      f"could not be created: {cause}")]
+    reason = f"Broken ({broken['Type']}) could not be created: {cause}"
+    assert failed == [("CREATE_IN_PROGRESS", ""), ("CREATE_FAILED", reason)]
     made = [logical for logical, status, _ in happened if status == "CREATE_COMPLETE"]
     deleted = [logical for logical, status, _ in happened if status == "DELETE_COMPLETE"]
     assert set(made) == {"Topic", "Subscription", "InvokePermission", "Role", "DecryptPolicy",
