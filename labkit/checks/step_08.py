@@ -12,8 +12,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
+from .probes import log_group_left, still_there
 from .report import CheckReport, expect
 from ..i18n import t
 from ..names import flaky_names
@@ -61,17 +60,8 @@ def leftovers(lab: Lab) -> list[str]:
             lambda: lab.client("sns").get_topic_attributes(
                 TopicArn=f"arn:aws:sns:{lab.region}:{lab.account}:{names.topic}"),
     }
-    left = []
-    for what, probe in probes.items():
-        try:
-            probe()
-            left.append(what)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") not in _GONE:
-                raise
-    groups = lab.client("logs").describe_log_groups(logGroupNamePrefix=names.log_group)
-    left += [f"{t('inventory.kind.log_group')} {g['logGroupName']}" for g in groups["logGroups"]
-             if g["logGroupName"] == names.log_group]
+    left = still_there(probes, _GONE)
+    left += log_group_left(lab, names.log_group)
     return left
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from .probes import log_group_left, still_there
 from .report import CheckReport, expect
 from ..i18n import t
 from ..names import StackNames, stack_names
@@ -47,19 +48,10 @@ def stack_leftovers(lab: Lab, names: StackNames) -> list[str]:
     if names.artifact_bucket:
         probes[f"{t('inventory.kind.s3_bucket')} {names.artifact_bucket}"] = (
             lambda: lab.client("s3").head_bucket(Bucket=names.artifact_bucket))
-    left = []
-    for what, probe in probes.items():
-        try:
-            probe()
-            left.append(what)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") not in _GONE:
-                raise
+    left = still_there(probes, _GONE)
     alarms = lab.client("cloudwatch").describe_alarms(AlarmNames=[stack.alarm])["MetricAlarms"]
     left += [f"{t('inventory.kind.cloudwatch_alarm')} {a['AlarmName']}" for a in alarms]
-    groups = lab.client("logs").describe_log_groups(logGroupNamePrefix=stack.log_group)
-    left += [f"{t('inventory.kind.log_group')} {g['logGroupName']}" for g in groups["logGroups"]
-             if g["logGroupName"] == stack.log_group]
+    left += log_group_left(lab, stack.log_group)
     return left
 
 
