@@ -58,6 +58,15 @@ def function_zip() -> bytes:
     return buffer.getvalue()
 
 
+def _refused(error: ClientError) -> Exception:
+    """What to raise when CloudFormation refuses a request: a template it cannot read (or one
+    whose parameters do not fit) is a LabError saying so and what to do; anything else (a
+    missing permission, say) is raised as it is, for the notebook's own explanation."""
+    if _code(error) != "ValidationError":
+        return error
+    return LabError(t("stack.refused.what", message=_message(error)), t("stack.refused.todo"))
+
+
 def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
@@ -171,10 +180,13 @@ class PipelineStack:
                   "CodeS3Bucket": bucket, "CodeS3Key": key}
         if stack is None:
             print(t("stack.progress.create", stack=self.name))
-            self.cloudformation.create_stack(
-                StackName=self.name, TemplateBody=template_text,
-                Parameters=_parameters(values, EncryptedWebhook=""),
-                Capabilities=CAPABILITIES, Tags=self.lab.tag_list)
+            try:
+                self.cloudformation.create_stack(
+                    StackName=self.name, TemplateBody=template_text,
+                    Parameters=_parameters(values, EncryptedWebhook=""),
+                    Capabilities=CAPABILITIES, Tags=self.lab.tag_list)
+            except ClientError as error:
+                raise _refused(error) from None
             self._wait("stack_create_complete", "create")
         else:
             print(t("stack.progress.update", stack=self.name))
@@ -228,7 +240,7 @@ class PipelineStack:
             if _code(error) == "ValidationError" and NO_UPDATES in _message(error):
                 print(t("stack.progress.no_changes", stack=self.name))
                 return
-            raise
+            raise _refused(error) from None
         self._wait("stack_update_complete", "update")
 
     def _wait(self, waiter: str, operation: str) -> None:

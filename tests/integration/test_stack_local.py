@@ -15,6 +15,7 @@ import zipfile
 import pytest
 
 import labkit
+from labkit.errors import LabError
 from labkit.inventory import inventory
 from labkit.names import stack_names, standard_tags, tag_list
 from labkit.stack.deploy import PipelineStack, delete_leftover_stacks
@@ -166,3 +167,15 @@ def test_a_deploy_gives_the_stack_the_webhook_encrypted_for_its_function_and_run
     assert again["KeyArn"] == outputs["KeyArn"] and again["Code"] == outputs["Code"]
     assert f"stack {stack.name}: nothing to change" in capsys.readouterr().out
     assert delete_leftover_stacks(lab) == [stack.name, stack.names.artifact_bucket]
+
+
+@pytest.mark.parametrize("broken, where", [
+    ("Resources:\n  Topic: [not closed\n", "YAML not well-formed. (line 3, column 1)"),
+    ("- a list\n- not a template\n", "unsupported structure."),
+])
+def test_a_template_that_cannot_be_read_is_refused_as_cloudformation_refuses_it(
+        lab, broken, where):
+    with pytest.raises(LabError) as raised:
+        PipelineStack(lab).deploy(broken, "i-0123456789abcdef0")
+    assert f"Template format error: {where}" in raised.value.what
+    assert PipelineStack(lab).describe() is None  # nothing was created

@@ -209,6 +209,19 @@ def test_a_failed_create_names_the_resource_and_why(lab):
     assert "next deploy deletes it" in error.todo
 
 
+def test_a_template_cloudformation_cannot_read_is_a_lab_error_saying_what_to_do(lab):
+    no_stack(lab)
+    new_bucket(lab)
+    lab.stubs["cloudformation"].add_client_error(
+        "create_stack", "ValidationError", "Template format error: YAML not well-formed. "
+        "(line 3, column 7)")
+    with pytest.raises(LabError) as raised:
+        PipelineStack(lab).deploy(TEMPLATE, INSTANCE)
+    assert "refused the template: Template format error: YAML not well-formed. (line 3" \
+        in raised.value.what
+    assert "lint_template" in raised.value.todo and "export_template" in raised.value.todo
+
+
 def test_a_stack_left_by_a_failed_create_is_deleted_before_it_is_created_again(lab, capsys):
     described(lab, "ROLLBACK_COMPLETE", outputs=False)
     cloudformation = lab.stubs["cloudformation"]

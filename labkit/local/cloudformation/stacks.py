@@ -12,6 +12,9 @@ AWS:
   is CREATE_FAILED, with a reason naming it and the cause; the stack then rolls back: what was
   made is deleted, newest first, and the stack ends ROLLBACK_COMPLETE (CreateStack itself
   answers OK, as AWS does before it even starts);
+* a template that is not well-formed YAML or JSON, or not a mapping, is refused by CreateStack
+  and UpdateStack with CloudFormation's ``ValidationError`` ("Template format error: ...")
+  (moto answered with an internal server error);
 * DeleteStack deletes every resource the stack made, newest first, each with its events
   (``resources.delete``: a role's policies detached first, a key scheduled for deletion).
 """
@@ -23,6 +26,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import yaml
+from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.models import Event, Stack, cloudformation_backends
 from moto.cloudformation.parsing import NULL_MODELS, OutputMap, ResourceMap
 
@@ -126,6 +131,36 @@ def wrap_parse_and_create_resource(original: Callable) -> Callable:
         return resource
 
     return parse_and_create_resource
+
+
+def template_format_error(error: Exception) -> str:
+    """CloudFormation's message for a template it cannot read, with where, when known."""
+    mark = getattr(error, "problem_mark", None)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+    return f"Template format error: YAML not well-formed.{where}"
+
+
+def wrap_parse_template(original: Callable) -> Callable:
+    """``Stack._parse_template``: a template that cannot be read is CloudFormation's
+    ValidationError, not an internal error."""
+
+    @functools.wraps(original)
+    def _parse_template(self: Stack) -> None:
+        try:
+            original(self)
+        except (ValueError, yaml.YAMLError) as error:
+            # moto reads YAML, then JSON: the YAML error says where the text broke.
+            try:
+                yaml.safe_load(self.template)
+            except yaml.YAMLError as yaml_error:
+                error = yaml_error
+            except Exception:  # noqa: BLE001 - the tags moto's YAML loader knows
+                pass
+            raise ValidationError(message=template_format_error(error)) from None
+        if not isinstance(self.template_dict, dict):
+            raise ValidationError(message="Template format error: unsupported structure.")
+
+    return _parse_template
 
 
 def wrap_create_resources(original: Callable) -> Callable:
