@@ -171,6 +171,9 @@ def test_a_deploy_gives_the_stack_the_webhook_encrypted_for_its_function_and_run
 
 @pytest.mark.parametrize("broken, where", [
     ("Resources:\n  Topic: [not closed\n", "YAML not well-formed. (line 3, column 1)"),
+    # CloudFormation's short forms are YAML too: the place told is where the text breaks.
+    ("Resources:\n  Topic:\n    Type: !Ref Nothing\n  Broken: [x\n",
+     "YAML not well-formed. (line 5, column 1)"),
     ("- a list\n- not a template\n", "unsupported structure."),
 ])
 def test_a_template_that_cannot_be_read_is_refused_as_cloudformation_refuses_it(

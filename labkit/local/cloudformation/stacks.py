@@ -133,10 +133,25 @@ def wrap_parse_and_create_resource(original: Callable) -> Callable:
     return parse_and_create_resource
 
 
-def template_format_error(error: Exception) -> str:
-    """CloudFormation's message for a template it cannot read, with where, when known."""
-    mark = getattr(error, "problem_mark", None)
-    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+class _AnyTagLoader(yaml.SafeLoader):
+    """Reads YAML with CloudFormation's short forms (``!Ref``, ``!Sub``, ...) as plain values:
+    only to find where a template stops being YAML."""
+
+
+_AnyTagLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def template_format_error(text: str) -> str:
+    """CloudFormation's message for a template it cannot read, saying where when YAML can."""
+    where = ""
+    try:
+        yaml.load(text, Loader=_AnyTagLoader)  # noqa: S506 - a safe loader, tags ignored
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        if mark is not None:
+            where = f" (line {mark.line + 1}, column {mark.column + 1})"
+    except yaml.YAMLError:
+        pass
     return f"Template format error: YAML not well-formed.{where}"
 
 
@@ -148,15 +163,8 @@ def wrap_parse_template(original: Callable) -> Callable:
     def _parse_template(self: Stack) -> None:
         try:
             original(self)
-        except (ValueError, yaml.YAMLError) as error:
-            # moto reads YAML, then JSON: the YAML error says where the text broke.
-            try:
-                yaml.safe_load(self.template)
-            except yaml.YAMLError as yaml_error:
-                error = yaml_error
-            except Exception:  # noqa: BLE001 - the tags moto's YAML loader knows
-                pass
-            raise ValidationError(message=template_format_error(error)) from None
+        except (ValueError, yaml.YAMLError):  # moto reads YAML, then JSON: both failed
+            raise ValidationError(message=template_format_error(self.template)) from None
         if not isinstance(self.template_dict, dict):
             raise ValidationError(message="Template format error: unsupported structure.")
 
