@@ -30,6 +30,7 @@ from ..errors import LabError
 from ..events import first_message
 from ..functions import HANDLER
 from ..local.slack import api as slack_api
+from ..lookups import find_topic_arn, sns_may_invoke, statements
 from .step_08 import step_08
 from .step_09 import step_09
 from ..webhook import check_webhook_url
@@ -67,28 +68,12 @@ def _known_webhook(lab: Lab) -> str | None:
     return value.split("://", 1)[-1] if value else None
 
 
-def _topic_arn(lab: Lab) -> str | None:
-    sns = lab.client("sns")
-    for page in sns.get_paginator("list_topics").paginate():
-        for topic in page["Topics"]:
-            if topic["TopicArn"].rsplit(":", 1)[-1] == lab.names.topic:
-                return topic["TopicArn"]
-    return None
-
-
 def _function(lab: Lab) -> dict | None:
     lam = lab.client("lambda")
     try:
         return lam.get_function_configuration(FunctionName=lab.names.function)
     except lam.exceptions.ResourceNotFoundException:
         return None
-
-
-def _statements(document: Any) -> list[dict]:
-    if isinstance(document, str):
-        document = json.loads(urllib.parse.unquote(document))
-    statements = document.get("Statement", [])
-    return statements if isinstance(statements, list) else [statements]
 
 
 def _as_list(value: Any) -> list:
@@ -199,7 +184,7 @@ def _step_01(lab: Lab, report: CheckReport, webhook: Any = None, response: Any =
 def _step_02(lab: Lab, report: CheckReport, message_id: str = "", received: Any = NOT_GIVEN,
              **_: Any) -> None:
     sns = lab.client("sns")
-    arn = _topic_arn(lab)
+    arn = find_topic_arn(lab)
     if not expect(report, arn is not None, "02.topic_exists", topic=lab.names.topic):
         return
     tags = {t["Key"]: t["Value"] for t in sns.list_tags_for_resource(ResourceArn=arn)["Tags"]}
@@ -225,7 +210,7 @@ def _step_03(lab: Lab, report: CheckReport, invoke_answer: Any = None,
     if expect(report, role is not None, "03.role_exists", role=lab.names.role):
         trusted = any(s.get("Effect") == "Allow" and "lambda.amazonaws.com" in
                       _as_list(s.get("Principal", {}).get("Service", []))
-                      for s in _statements(role["AssumeRolePolicyDocument"]))
+                      for s in statements(role["AssumeRolePolicyDocument"]))
         expect(report, trusted, "03.role_trusts_lambda")
         attached = [p["PolicyArn"] for p in
                     iam.list_attached_role_policies(RoleName=lab.names.role)["AttachedPolicies"]]
@@ -239,7 +224,7 @@ def _step_03(lab: Lab, report: CheckReport, invoke_answer: Any = None,
            and role is not None and config["Role"] == role["Arn"], "03.function_configured")
     expect(report, variables.get("slackChannel") == lab.config.slack_channel
            and "kmsEncryptedHookUrl" in variables, "03.function_variables")
-    topic = _topic_arn(lab)
+    topic = find_topic_arn(lab)
     subs = (lab.client("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
             if topic else [])
     expect(report, any(s["Protocol"] == "lambda" and s["Endpoint"] == config["FunctionArn"]
@@ -248,11 +233,7 @@ def _step_03(lab: Lab, report: CheckReport, invoke_answer: Any = None,
         policy = json.loads(lam.get_policy(FunctionName=lab.names.function)["Policy"])
     except lam.exceptions.ResourceNotFoundException:
         policy = {}
-    allowed = bool(policy) and any(
-        s.get("Principal", {}).get("Service") == "sns.amazonaws.com"
-        and topic and topic in json.dumps(s.get("Condition", {}))
-        for s in _statements(policy))
-    expect(report, allowed, "03.sns_may_invoke")
+    expect(report, sns_may_invoke(policy, topic), "03.sns_may_invoke")
     if invoke_answer is not None:
         ran = bool(invoke_answer.get("FunctionError")) and "kmsEncryptedHookUrl" in str(
             (invoke_failure or {}).get("errorMessage", ""))
@@ -324,7 +305,7 @@ def decrypt_policy_expectations(report: CheckReport, document: Any, key_arn: str
     Without the condition the role could decrypt any ciphertext made with the lab's key, for
     whichever function it was meant.
     """
-    grants = [s for s in _statements(document) if s.get("Effect") == "Allow"
+    grants = [s for s in statements(document) if s.get("Effect") == "Allow"
               and "kms:Decrypt" in _as_list(s.get("Action", []))]
     expect(report, key_arn and grants and all(_as_list(s.get("Resource")) == [key_arn]
                                               for s in grants), "05.decrypt_on_key_only")
@@ -389,7 +370,7 @@ def _step_06(lab: Lab, report: CheckReport, fired: Any = None, recovered: Any = 
            and alarm.get("Statistic") == "Average" and alarm["Threshold"] == 50.0
            and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
            and alarm["EvaluationPeriods"] == 1, "06.alarm_configured")
-    topic = _topic_arn(lab)
+    topic = find_topic_arn(lab)
     expect(report, topic is not None and topic in alarm.get("AlarmActions", [])
            and topic in alarm.get("OKActions", []), "06.alarm_actions", topic=lab.names.topic)
     # On AWS the history lags the state a little: wait for what the notebook saw to show.

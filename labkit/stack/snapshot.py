@@ -8,12 +8,11 @@ environment only the variables' names and the channel go into the snapshot.
 
 from __future__ import annotations
 
-import json
-import urllib.parse
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import LabError
 from ..i18n import t
+from ..lookups import find_topic_arn, policy_document, sns_may_invoke
 from .template import (AlarmSnapshot, FunctionSnapshot, KeySnapshot, PipelineSnapshot,
                        RoleSnapshot)
 
@@ -27,21 +26,11 @@ def _missing(piece: str, notebook: str, **names: str) -> LabError:
                     t("stack.missing.todo", notebook=notebook))
 
 
-def _document(value: Any) -> dict:
-    """A policy document as IAM or KMS hands it over: a dict, JSON, or URL-encoded JSON."""
-    if isinstance(value, dict):
-        return value
-    text = value if value.lstrip().startswith("{") else urllib.parse.unquote(value)
-    return json.loads(text)
-
-
 def _topic_arn(lab: Lab) -> str:
-    sns = lab.client("sns")
-    for page in sns.get_paginator("list_topics").paginate():
-        for topic in page["Topics"]:
-            if topic["TopicArn"].rsplit(":", 1)[-1] == lab.names.topic:
-                return topic["TopicArn"]
-    raise _missing("topic", "02", name=lab.names.topic)
+    arn = find_topic_arn(lab)
+    if arn is None:
+        raise _missing("topic", "02", name=lab.names.topic)
+    return arn
 
 
 def _role(lab: Lab) -> tuple[RoleSnapshot, str]:
@@ -53,7 +42,7 @@ def _role(lab: Lab) -> tuple[RoleSnapshot, str]:
     attached = [policy["PolicyArn"] for page in
                 iam.get_paginator("list_attached_role_policies").paginate(
                     RoleName=lab.names.role) for policy in page["AttachedPolicies"]]
-    return RoleSnapshot(trust_policy=_document(role["AssumeRolePolicyDocument"]),
+    return RoleSnapshot(trust_policy=policy_document(role["AssumeRolePolicyDocument"]),
                         managed_policy_arns=tuple(attached),
                         description=role.get("Description", "")), role["Arn"]
 
@@ -85,12 +74,10 @@ def _check_subscribed(lab: Lab, topic_arn: str, function_arn: str) -> str:
 def _check_sns_may_invoke(lab: Lab, topic_arn: str) -> None:
     lam = lab.client("lambda")
     try:
-        policy = _document(lam.get_policy(FunctionName=lab.names.function)["Policy"])
+        policy = policy_document(lam.get_policy(FunctionName=lab.names.function)["Policy"])
     except lam.exceptions.ResourceNotFoundException:
         policy = {}
-    statements = policy.get("Statement", [])
-    if not any(s.get("Principal", {}).get("Service") == "sns.amazonaws.com"
-               and topic_arn in json.dumps(s.get("Condition", {})) for s in statements):
+    if not sns_may_invoke(policy, topic_arn):
         raise _missing("permission", "03", name=lab.names.function, topic=lab.names.topic)
 
 
@@ -109,7 +96,7 @@ def _key(lab: Lab) -> KeySnapshot:
     except kms.exceptions.NotFoundException:
         raise _missing("key", "04", name=lab.names.kms_alias) from None
     policy = kms.get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"]
-    return KeySnapshot(arn=key["Arn"], key_id=key["KeyId"], policy=_document(policy),
+    return KeySnapshot(arn=key["Arn"], key_id=key["KeyId"], policy=policy_document(policy),
                        alias=lab.names.kms_alias, description=key.get("Description", ""))
 
 
@@ -126,7 +113,7 @@ def _decrypt_policy(lab: Lab, attached: tuple[str, ...]) -> tuple[dict, str]:
         raise _missing("policy_attached", "05", name=lab.names.kms_policy, role=lab.names.role)
     policy = iam.get_policy(PolicyArn=found[0])["Policy"]
     version = iam.get_policy_version(PolicyArn=found[0], VersionId=policy["DefaultVersionId"])
-    return (_document(version["PolicyVersion"]["Document"]), policy.get("Description", ""))
+    return (policy_document(version["PolicyVersion"]["Document"]), policy.get("Description", ""))
 
 
 def _alarm(lab: Lab) -> AlarmSnapshot:
