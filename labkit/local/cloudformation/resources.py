@@ -29,6 +29,8 @@ from moto.kms.models import Key, kms_backends
 from moto.sns.models import Topic, sns_backends
 from moto.utilities.utils import get_partition
 
+from ...names import kms_tag_list, tag_list
+
 # The types whose Tags property CloudFormation writes to the resource, with the stack's tags;
 # IAM takes no "aws:" tags, so a role gets the stack's own tags only.
 TAGGED = frozenset({"AWS::SNS::Topic", "AWS::KMS::Key", "AWS::Logs::LogGroup",
@@ -49,12 +51,13 @@ def resource_tags(resource_type: str, template_tags: list[dict[str, str]] | None
     tags["aws:cloudformation:logical-id"] = logical_id
     if resource_type in _NO_AWS_TAGS:
         tags = {key: value for key, value in tags.items() if not key.startswith("aws:")}
-    tags.update({tag["Key"]: tag["Value"] for tag in template_tags or []})
-    return [{"Key": key, "Value": value} for key, value in tags.items()]
+    tags.update(tag_dict(template_tags))
+    return tag_list(tags)
 
 
-def tag_dict(tags: list[dict[str, str]] | None) -> dict[str, str]:
-    """CloudFormation's ``[{Key, Value}]`` as ``{key: value}``."""
+def tag_dict(tags: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """CloudFormation's ``[{Key, Value}]`` as ``{key: value}``, the values as written (a
+    ``Ref`` not yet resolved stays one; ``labkit.errors.tags_as_dict`` would make it text)."""
     return {tag["Key"]: tag["Value"] for tag in tags or []}
 
 
@@ -100,8 +103,7 @@ class StackKey(Key):
             key_usage=properties.get("KeyUsage", "ENCRYPT_DECRYPT"),
             key_spec=properties.get("KeySpec", "SYMMETRIC_DEFAULT"),
             description=properties.get("Description", ""),
-            tags=[{"TagKey": key, "TagValue": value}
-                  for key, value in tag_dict(properties.get("Tags")).items()],
+            tags=kms_tag_list(tag_dict(properties.get("Tags"))),
             multi_region=bool(properties.get("MultiRegion", False)))
         key.key_rotation_status = bool(properties.get("EnableKeyRotation", False))
         key.enabled = properties.get("Enabled", True) not in (False, "false")

@@ -73,10 +73,15 @@ def failure_reason(logical_id: str, resource_type: str, error: BaseException) ->
     if isinstance(error, KeyError):
         cause = f"required property or reference {error.args[0]!r} is missing"
     else:
-        message = getattr(error, "message", "") or str(error) or type(error).__name__
+        message = _said(error)
         code = getattr(error, "error_type", "") or getattr(error, "code", "")
         cause = f"{code}: {message}" if isinstance(code, str) and code else message
     return f"{logical_id} ({resource_type}) could not be created: {cause}"
+
+
+def _said(error: BaseException) -> str:
+    """What an error says: moto's ``message``, else its text, else its type."""
+    return getattr(error, "message", "") or str(error) or type(error).__name__
 
 
 def with_tags(resource_json: dict[str, Any], stack_tags: dict[str, str],
@@ -245,9 +250,9 @@ def _delete_made(stack: Stack) -> list[str]:
             resources.delete(resource, item.resource_type, item.properties, stack.account_id,
                              stack.region_name)
         except Exception as error:
-            message = getattr(error, "message", "") or str(error) or type(error).__name__
             _event(stack, item.logical_id, item.resource_type, physical_id, DELETE_FAILED,
-                   f"{item.logical_id} ({item.resource_type}) could not be deleted: {message}")
+                   f"{item.logical_id} ({item.resource_type}) could not be deleted: "
+                   f"{_said(error)}")
             failed.append(item.logical_id)
             continue
         _event(stack, item.logical_id, item.resource_type, physical_id, DELETE_COMPLETE)
