@@ -39,7 +39,8 @@ Every public name, with the notebooks that use it (what ``lab`` does: see :class
     inventory_table       what lab.inventory() found, as a table (07, 09)
     flaky_names           the names of notebook 08's own pipeline (08)
     lint_template         cfn-lint's findings on a CloudFormation template (09)
-    PipelineStack         the pipeline's template deployed as a stack: events, delete (07, 09)
+    PipelineStack         the pipeline's template deployed as a stack: events, delete (09)
+    delete_leftover_stacks  every stack carrying your tags, deleted, and the code bucket (07)
                           (lab.export_template(): the template, read from your pipeline)
 """
 
@@ -64,7 +65,7 @@ if TYPE_CHECKING:  # what the names in _LAZY are, for editors and type checkers
     from .names import flaky_names
     from .show.alarm_watch import watch_alarm
     from .show.plots import plot_alarm, transitions
-    from .stack.deploy import PipelineStack
+    from .stack.deploy import PipelineStack, delete_leftover_stacks
     from .stack.lint import lint_template
 
 __version__ = "0.1.0"
@@ -84,6 +85,7 @@ _LAZY = {
     "inventory_table": ".inventory",
     "flaky_names": ".names",
     "lint_template": ".stack.lint", "PipelineStack": ".stack.deploy",
+    "delete_leftover_stacks": ".stack.deploy",
 }
 
 __all__ = ["start", "Lab", "LabError", "SecretUrl", "show_pipeline", "preview", "mask_secrets",
@@ -91,7 +93,7 @@ __all__ = ["start", "Lab", "LabError", "SecretUrl", "show_pipeline", "preview", 
            "request_id", "invocations", "ensure_local_bastion", "LocalBastion", "launch_bastion",
            "choose_bastion", "run_stress_over_ssm", "stress_command", "wait_for_command",
            "watch_alarm", "transitions", "plot_alarm", "inventory_table", "flaky_names",
-           "lint_template", "PipelineStack"]
+           "lint_template", "PipelineStack", "delete_leftover_stacks"]
 
 
 def preview(payload: dict):  # noqa: ANN201 (a display object)
