@@ -18,13 +18,14 @@ from .probes import log_group_left, still_there
 from .report import CheckReport, expect
 from ..i18n import t
 from ..names import StackNames, stack_names
+from ..stack.deploy import describe_stack
 
 if TYPE_CHECKING:
     from ..lab import Lab
 
 # Codes meaning "no such resource" for the probes below (S3's HeadBucket answers a bare 404).
 _GONE = {"ResourceNotFoundException", "NoSuchEntity", "NotFound", "NotFoundException",
-         "NoSuchBucket", "404", "ValidationError"}
+         "NoSuchBucket", "404"}
 
 
 def stack_leftovers(lab: Lab, names: StackNames) -> list[str]:
@@ -56,15 +57,9 @@ def stack_leftovers(lab: Lab, names: StackNames) -> list[str]:
 
 
 def _stack_status(lab: Lab, name: str) -> str | None:
-    """The stack's status, or None when there is no stack of that name (a deleted one is not
-    found by its name)."""
-    try:
-        stacks = lab.client("cloudformation").describe_stacks(StackName=name)["Stacks"]
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in _GONE:
-            return None
-        raise
-    return stacks[0]["StackStatus"] if stacks else None
+    """The stack's status, or None when there is no stack of that name (or it is deleted)."""
+    stack = describe_stack(lab.client("cloudformation"), name)
+    return stack["StackStatus"] if stack else None
 
 
 def _deployed(lab: Lab, names: StackNames) -> bool:

@@ -94,7 +94,7 @@ class PipelineStack:
     # -- reading ---------------------------------------------------------------------------------
     def describe(self) -> dict[str, Any] | None:
         """The stack as DescribeStacks gives it, or None when there is none."""
-        stack = _describe(self.cloudformation, self.name)
+        stack = describe_stack(self.cloudformation, self.name)
         if stack is not None:
             self._stack_id = stack["StackId"]
         return stack
@@ -323,13 +323,13 @@ def _delete_stack(cloudformation: Any, stack_id: str, name: str) -> None:
         cloudformation.get_waiter("stack_delete_complete").wait(StackName=stack_id,
                                                                  WaiterConfig=WAIT)
     except WaiterError as error:
-        stack = _describe(cloudformation, stack_id)
+        stack = describe_stack(cloudformation, stack_id)
         raise LabError(t("stack.delete_failed.what", stack=name,
                          failures=_failures(cloudformation, stack_id, stack)),
                        t("stack.delete_failed.todo")) from error
 
 
-def _describe(cloudformation: Any, stack: str) -> dict[str, Any] | None:
+def describe_stack(cloudformation: Any, stack: str) -> dict[str, Any] | None:
     """DescribeStacks of one stack (by name or id), None when it does not exist (a deleted
     stack asked for by id answers DELETE_COMPLETE: gone as well)."""
     try:
