@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from ..names import Names, names_for
+from ..names import Names, names_for, tag_list
 
 #: The days between deleting a stack and the deletion of its key (notebook 07 waits as long).
 KEY_PENDING_WINDOW_DAYS = 7
@@ -189,10 +189,6 @@ class _Generaliser:
         return Sub(text) if text != escaped else value
 
 
-def _tags(tags: dict[str, str]) -> list[dict[str, str]]:
-    return [{"Key": key, "Value": value} for key, value in tags.items()]
-
-
 def _named(what: str) -> Sub:
     """The name *what* ("topic", "function", ...) of the stack, made from ``NamePrefix``."""
     return Sub(getattr(names_for("${%s}" % PREFIX_PARAMETER), what))
@@ -213,7 +209,7 @@ def build_template(snapshot: PipelineSnapshot) -> dict[str, Any]:
     environment is the contract's two variables, whatever else the live one holds.
     """
     general = _Generaliser(snapshot)
-    tags = _tags(snapshot.tags)
+    tags = tag_list(snapshot.tags)
     function, alarm, key = snapshot.function, snapshot.alarm, snapshot.key
     aws_managed = [arn for arn in snapshot.role.managed_policy_arns
                    if arn.split(":")[4:5] == ["aws"]]
